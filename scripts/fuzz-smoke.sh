@@ -7,7 +7,7 @@ fuzztime=${FUZZTIME:-5s}
 cd "$(dirname "$0")/.."
 status=0
 while IFS=: read -r file _ line; do
-  pkg=./$(dirname "$file")
+  pkg=$(dirname "$file")
   name=$(sed -E 's/^func (Fuzz[A-Za-z0-9_]*).*/\1/' <<<"$line")
   echo "fuzz: $pkg $name ($fuzztime)"
   if ! go test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" "$pkg" >/tmp/xagw-fuzz.log 2>&1; then
