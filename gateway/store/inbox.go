@@ -1,0 +1,281 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Inbox item kinds for replies that could not be read. Readable replies
+// carry the reply kind named by the reply parser (e.g. "statusmeldung").
+const (
+	KindUnparseable = "unparseable"
+)
+
+// InboxItem is a reply fetched from the gateway's mailbox (its body is a
+// sealed blob with part PartBody).
+type InboxItem struct {
+	Seq           int64
+	ID            string
+	OSCIMessageID string
+	MessageID     string // linked outgoing message ("" if none matched)
+	ClientID      string // owner of the linked message ("" → admin only)
+	Kind          string
+	TypeCode      string
+	MessageUUID   string
+	TriggerUUID   string
+	ApplicationID string
+	AuthorKey     string
+	Problem       string // why the reply could not be read, for unparseable items
+	ReceivedAt    time.Time
+	StoredAt      time.Time
+	AckedAt       time.Time
+	PurgedAt      time.Time
+}
+
+type inboxRow struct {
+	Seq           int64         `db:"seq"`
+	ID            string        `db:"id"`
+	OSCIMessageID string        `db:"osci_message_id"`
+	MessageID     string        `db:"message_id"`
+	ClientID      string        `db:"client_id"`
+	Kind          string        `db:"kind"`
+	TypeCode      string        `db:"type_code"`
+	MessageUUID   string        `db:"message_uuid"`
+	TriggerUUID   string        `db:"trigger_uuid"`
+	ApplicationID string        `db:"application_id"`
+	AuthorKey     string        `db:"author_key"`
+	Problem       string        `db:"problem"`
+	ReceivedAt    int64         `db:"received_at"`
+	StoredAt      int64         `db:"stored_at"`
+	AckedAt       sql.NullInt64 `db:"acked_at"`
+	PurgedAt      sql.NullInt64 `db:"purged_at"`
+}
+
+const inboxCols = `seq, id, osci_message_id, message_id, client_id, kind, type_code, message_uuid, trigger_uuid,
+	application_id, author_key, problem, received_at, stored_at, acked_at, purged_at`
+
+func (r *inboxRow) item() *InboxItem {
+	return &InboxItem{Seq: r.Seq, ID: r.ID, OSCIMessageID: r.OSCIMessageID, MessageID: r.MessageID, ClientID: r.ClientID,
+		Kind: r.Kind, TypeCode: r.TypeCode, MessageUUID: r.MessageUUID, TriggerUUID: r.TriggerUUID,
+		ApplicationID: r.ApplicationID, AuthorKey: r.AuthorKey, Problem: r.Problem, ReceivedAt: fromMS(r.ReceivedAt),
+		StoredAt: fromMS(r.StoredAt), AckedAt: fromNullMS(r.AckedAt), PurgedAt: fromNullMS(r.PurgedAt)}
+}
+
+// Inbound fetch states.
+const (
+	InboundPending = "pending"
+	InboundDone    = "done"
+)
+
+// NoteInbound records mailbox ids before they are fetched. Ids already known
+// are left alone. It returns how many were new.
+func (s *Store) NoteInbound(ctx context.Context, ids []string, now time.Time) (int, error) {
+	n := 0
+	err := s.tx(ctx, func(tx *sqlx.Tx) error {
+		for _, id := range ids {
+			res, err := tx.ExecContext(ctx, s.q(`INSERT INTO inbound (osci_message_id, state, seen_at) VALUES (?, ?, ?)
+				ON CONFLICT (osci_message_id) DO NOTHING`), id, InboundPending, ms2(now))
+			if err != nil {
+				return fmt.Errorf("store: note inbound: %w", err)
+			}
+			k, _ := res.RowsAffected()
+			n += int(k)
+		}
+		return nil
+	})
+	return n, err
+}
+
+// PendingInbound returns ids noted but not yet stored in the inbox, oldest
+// first.
+func (s *Store) PendingInbound(ctx context.Context, limit int) ([]string, error) {
+	var ids []string
+	if err := s.r.SelectContext(ctx, &ids, s.q(`SELECT osci_message_id FROM inbound WHERE state = ? ORDER BY seen_at, osci_message_id LIMIT ?`), InboundPending, limit); err != nil {
+		return nil, fmt.Errorf("store: pending inbound: %w", err)
+	}
+	return ids, nil
+}
+
+// InboundFailed counts a failed fetch of id and keeps its reason (no
+// content) for operators.
+func (s *Store) InboundFailed(ctx context.Context, id, reason string) error {
+	_, err := s.w.ExecContext(ctx, s.q(`UPDATE inbound SET attempts = attempts + 1, last_error = ? WHERE osci_message_id = ?`), truncate(reason, 500), id)
+	return err
+}
+
+// NewWebhook names one webhook delivery to queue.
+type NewWebhook struct {
+	Subscriber string
+	Event      string
+	SubjectID  string
+}
+
+// StoreReply stores a fetched reply with its sealed body, queues its webhook
+// deliveries and marks the inbound id done, in one transaction. A reply with
+// an OSCI message id already in the inbox is not stored again (inserted =
+// false), which makes fetching idempotent.
+func (s *Store) StoreReply(ctx context.Context, it InboxItem, body Blob, hooks []NewWebhook, now time.Time) (inserted bool, err error) {
+	if it.ID == "" {
+		it.ID = NewID()
+	}
+	err = s.tx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO inbox (id, osci_message_id, message_id, client_id, kind, type_code,
+			message_uuid, trigger_uuid, application_id, author_key, problem, received_at, stored_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (osci_message_id) DO NOTHING`),
+			it.ID, it.OSCIMessageID, it.MessageID, it.ClientID, it.Kind, it.TypeCode, it.MessageUUID, it.TriggerUUID,
+			it.ApplicationID, it.AuthorKey, truncate(it.Problem, 1000), ms2(it.ReceivedAt), ms2(now))
+		if err != nil {
+			return fmt.Errorf("store: insert reply: %w", err)
+		}
+		if k, _ := res.RowsAffected(); k == 1 {
+			inserted = true
+			body.Part = PartBody
+			if err := s.putBlobs(ctx, tx, it.ID, []Blob{body}, now); err != nil {
+				return err
+			}
+			for _, h := range hooks {
+				h.SubjectID = it.ID
+				if err := s.queueWebhook(ctx, tx, h, now); err != nil {
+					return err
+				}
+			}
+		}
+		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO inbound (osci_message_id, state, seen_at, done_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (osci_message_id) DO UPDATE SET state = ?, done_at = ?`),
+			it.OSCIMessageID, InboundDone, ms2(now), ms2(now), InboundDone, ms2(now))
+		return err
+	})
+	return inserted, err
+}
+
+// InboxFilter selects inbox items.
+type InboxFilter struct {
+	ClientID     string
+	All          bool  // every client's items and unlinked ones (admin)
+	IncludeAcked bool  // also items already acknowledged
+	After        int64 // cursor (sequence number)
+	Limit        int   // default 50, at most 500
+}
+
+// ListInbox returns inbox items in arrival order and the cursor of the next
+// page (0 when this was the last). Unacknowledged items are the default:
+// a client reads them, processes them and acknowledges each, so an item that
+// committed late behind the cursor still shows in the next read from the
+// start.
+func (s *Store) ListInbox(ctx context.Context, f InboxFilter) ([]*InboxItem, int64, error) {
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	if f.Limit > 500 {
+		f.Limit = 500
+	}
+	where := []string{"seq > ?"}
+	args := []any{f.After}
+	if !f.All {
+		where = append(where, "client_id = ?")
+		args = append(args, f.ClientID)
+	}
+	if !f.IncludeAcked {
+		where = append(where, "acked_at IS NULL")
+	}
+	args = append(args, f.Limit+1)
+	var rows []inboxRow
+	if err := s.r.SelectContext(ctx, &rows, s.q(`SELECT `+inboxCols+` FROM inbox WHERE `+strings.Join(where, " AND ")+` ORDER BY seq LIMIT ?`), args...); err != nil {
+		return nil, 0, fmt.Errorf("store: list inbox: %w", err)
+	}
+	var next int64
+	if len(rows) > f.Limit {
+		rows = rows[:f.Limit]
+		next = rows[len(rows)-1].Seq
+	}
+	out := make([]*InboxItem, len(rows))
+	for i := range rows {
+		out[i] = rows[i].item()
+	}
+	return out, next, nil
+}
+
+// InboxItem returns one inbox item visible to client (admin sees all).
+func (s *Store) InboxItem(ctx context.Context, id, clientID string, admin bool) (*InboxItem, error) {
+	var row inboxRow
+	err := s.r.GetContext(ctx, &row, s.q(`SELECT `+inboxCols+` FROM inbox WHERE id = ?`), id)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !admin && row.ClientID != clientID) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: inbox item: %w", err)
+	}
+	return row.item(), nil
+}
+
+// RepliesTo returns the inbox items linked to an outgoing message.
+func (s *Store) RepliesTo(ctx context.Context, messageID string) ([]*InboxItem, error) {
+	var rows []inboxRow
+	if err := s.r.SelectContext(ctx, &rows, s.q(`SELECT `+inboxCols+` FROM inbox WHERE message_id = ? ORDER BY seq`), messageID); err != nil {
+		return nil, fmt.Errorf("store: replies: %w", err)
+	}
+	out := make([]*InboxItem, len(rows))
+	for i := range rows {
+		out[i] = rows[i].item()
+	}
+	return out, nil
+}
+
+// AckInbox marks an inbox item as processed by its client. Acknowledging
+// twice is not an error.
+func (s *Store) AckInbox(ctx context.Context, id, clientID string, admin bool, now time.Time) (*InboxItem, error) {
+	it, err := s.InboxItem(ctx, id, clientID, admin)
+	if err != nil {
+		return nil, err
+	}
+	if it.AckedAt.IsZero() {
+		if _, err := s.w.ExecContext(ctx, s.q(`UPDATE inbox SET acked_at = ? WHERE id = ? AND acked_at IS NULL`), ms2(now), id); err != nil {
+			return nil, fmt.Errorf("store: ack: %w", err)
+		}
+		it.AckedAt = now.Truncate(time.Millisecond)
+	}
+	return it, nil
+}
+
+// PurgeInbox deletes the bodies of acknowledged replies acknowledged before
+// cutoff; the rows stay as audit trail.
+func (s *Store) PurgeInbox(ctx context.Context, cutoff, now time.Time, limit int) (int, error) {
+	var ids []string
+	if err := s.r.SelectContext(ctx, &ids, s.q(`SELECT id FROM inbox WHERE acked_at < ? AND purged_at IS NULL ORDER BY acked_at LIMIT ?`), ms2(cutoff), limit); err != nil {
+		return 0, fmt.Errorf("store: purge inbox: %w", err)
+	}
+	n := 0
+	for _, id := range ids {
+		err := s.tx(ctx, func(tx *sqlx.Tx) error {
+			res, err := tx.ExecContext(ctx, s.q(`UPDATE inbox SET purged_at = ? WHERE id = ? AND purged_at IS NULL`), ms2(now), id)
+			if err != nil {
+				return err
+			}
+			if k, _ := res.RowsAffected(); k == 0 {
+				return nil
+			}
+			n++
+			_, err = tx.ExecContext(ctx, s.q(`DELETE FROM blobs WHERE owner = ?`), id)
+			return err
+		})
+		if err != nil {
+			return n, fmt.Errorf("store: purge inbox %s: %w", id, err)
+		}
+	}
+	return n, nil
+}
+
+// InboxCounts returns the number of unacknowledged and of all inbox items.
+func (s *Store) InboxCounts(ctx context.Context) (unacked, total int, err error) {
+	err = s.r.QueryRowContext(ctx, `SELECT count(*), count(*) - count(acked_at) FROM inbox`).Scan(&total, &unacked)
+	if err != nil {
+		err = fmt.Errorf("store: inbox counts: %w", err)
+	}
+	return unacked, total, err
+}

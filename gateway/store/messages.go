@@ -1,0 +1,597 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// State is where a message stands in the delivery state machine.
+type State string
+
+// The states of an outgoing message. Non-terminal states have a next attempt
+// time and are claimed by workers when it is due.
+const (
+	// StateAccepted: validated and stored; no route yet.
+	StateAccepted State = "accepted"
+	// StateRouted: DVDV route resolved and stored with the message.
+	StateRouted State = "routed"
+	// StateSending: an OSCI message id is stored and the delivery call may
+	// have happened. A message in this state is never sent again before
+	// the process card says the intermediary does not have it.
+	StateSending State = "sending"
+	// StateSent: the intermediary accepted the delivery; waiting for the
+	// process card to confirm receipt.
+	StateSent State = "sent"
+	// StateDelivered: the process card confirms receipt. Terminal.
+	StateDelivered State = "delivered"
+	// StateDead: given up (permanent error or attempts exhausted); waits
+	// for an operator's retry. Terminal until revived.
+	StateDead State = "dead"
+)
+
+// States lists every state in flow order.
+var States = []State{StateAccepted, StateRouted, StateSending, StateSent, StateDelivered, StateDead}
+
+// Valid reports whether s is a known state.
+func (s State) Valid() bool {
+	for _, v := range States {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Terminal reports whether no worker acts on the state.
+func (s State) Terminal() bool { return s == StateDelivered || s == StateDead }
+
+// Timeline event kinds. Events carry ids, times, codes and reasons only.
+const (
+	EventAccepted   = "accepted"
+	EventRouted     = "routed"
+	EventIDObtained = "message_id_obtained"
+	EventSending    = "sending"
+	EventSent       = "stored_at_intermediary"
+	EventReceipt    = "receipt_confirmed"
+	EventDelivered  = "delivered"
+	EventResolved   = "resolved_after_uncertain_send"
+	EventFailed     = "failed"
+	EventDead       = "dead_lettered"
+	EventRevived    = "revived"
+	EventPurged     = "purged"
+)
+
+// Message is an outbox row (no body: see Blob).
+type Message struct {
+	ID             string
+	ClientID       string
+	IdempotencyKey string
+	RequestHash    string
+	Recipient      string // ABH key
+	TypeCode       string
+	Version        string
+	MessageUUID    string
+	ApplicationID  string
+	State          State
+	// ResumeState is where a dead letter continues when revived.
+	ResumeState   State
+	Attempts      int
+	NextAttemptAt time.Time // zero for terminal states
+	LeaseOwner    string
+	LeaseUntil    time.Time
+	Route         []byte // JSON of gateway.Route
+	OSCIMessageID string
+	LastErrorCode string
+	LastError     string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	DeliveredAt   time.Time
+	PurgedAt      time.Time
+}
+
+// Event is one timeline entry.
+type Event struct {
+	Seq           int64
+	MessageID     string
+	At            time.Time
+	Kind          string
+	State         State
+	Attempt       int
+	Code          string
+	Reason        string
+	OSCIMessageID string
+}
+
+type messageRow struct {
+	ID             string         `db:"id"`
+	ClientID       string         `db:"client_id"`
+	IdempotencyKey sql.NullString `db:"idempotency_key"`
+	RequestHash    string         `db:"request_hash"`
+	Recipient      string         `db:"recipient"`
+	TypeCode       string         `db:"type_code"`
+	Version        string         `db:"version"`
+	MessageUUID    string         `db:"message_uuid"`
+	ApplicationID  string         `db:"application_id"`
+	State          string         `db:"state"`
+	ResumeState    string         `db:"resume_state"`
+	Attempts       int            `db:"attempts"`
+	NextAttemptAt  sql.NullInt64  `db:"next_attempt_at"`
+	LeaseOwner     sql.NullString `db:"lease_owner"`
+	LeaseUntil     sql.NullInt64  `db:"lease_until"`
+	Route          sql.NullString `db:"route"`
+	OSCIMessageID  string         `db:"osci_message_id"`
+	LastErrorCode  string         `db:"last_error_code"`
+	LastError      string         `db:"last_error"`
+	CreatedAt      int64          `db:"created_at"`
+	UpdatedAt      int64          `db:"updated_at"`
+	DeliveredAt    sql.NullInt64  `db:"delivered_at"`
+	PurgedAt       sql.NullInt64  `db:"purged_at"`
+}
+
+const messageCols = `id, client_id, idempotency_key, request_hash, recipient, type_code, version, message_uuid,
+	application_id, state, resume_state, attempts, next_attempt_at, lease_owner, lease_until, route,
+	osci_message_id, last_error_code, last_error, created_at, updated_at, delivered_at, purged_at`
+
+func (r *messageRow) message() *Message {
+	m := &Message{
+		ID: r.ID, ClientID: r.ClientID, IdempotencyKey: r.IdempotencyKey.String, RequestHash: r.RequestHash,
+		Recipient: r.Recipient, TypeCode: r.TypeCode, Version: r.Version, MessageUUID: r.MessageUUID,
+		ApplicationID: r.ApplicationID, State: State(r.State), ResumeState: State(r.ResumeState),
+		Attempts: r.Attempts, NextAttemptAt: fromNullMS(r.NextAttemptAt), LeaseOwner: r.LeaseOwner.String,
+		LeaseUntil: fromNullMS(r.LeaseUntil), OSCIMessageID: r.OSCIMessageID,
+		LastErrorCode: r.LastErrorCode, LastError: r.LastError, CreatedAt: fromMS(r.CreatedAt),
+		UpdatedAt: fromMS(r.UpdatedAt), DeliveredAt: fromNullMS(r.DeliveredAt), PurgedAt: fromNullMS(r.PurgedAt),
+	}
+	if r.Route.Valid {
+		m.Route = []byte(r.Route.String)
+	}
+	return m
+}
+
+// NewID returns a UUIDv7 (RFC 9562) as text: time-ordered, so ids sort by
+// creation and serve as pagination cursors.
+func NewID() string {
+	var u [16]byte
+	ms := uint64(time.Now().UnixMilli())
+	binary.BigEndian.PutUint64(u[:8], ms<<16)
+	if _, err := rand.Read(u[6:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	u[6] = 0x70 | (u[6] & 0x0f)
+	u[8] = 0x80 | (u[8] & 0x3f)
+	var b [36]byte
+	hex.Encode(b[0:8], u[0:4])
+	b[8] = '-'
+	hex.Encode(b[9:13], u[4:6])
+	b[13] = '-'
+	hex.Encode(b[14:18], u[6:8])
+	b[18] = '-'
+	hex.Encode(b[19:23], u[8:10])
+	b[23] = '-'
+	hex.Encode(b[24:], u[10:])
+	return string(b[:])
+}
+
+// NewMessage is what Accept stores for a validated message.
+type NewMessage struct {
+	ID             string // NewID() if empty
+	ClientID       string
+	IdempotencyKey string // optional; scoped to ClientID
+	RequestHash    string // identifies the request for idempotency conflicts
+	Recipient      string
+	TypeCode       string
+	Version        string
+	MessageUUID    string
+	ApplicationID  string
+	Blobs          []Blob // sealed body and attachments
+}
+
+// Accept stores a new message in state accepted with its blobs and timeline
+// entry, in one transaction. If the client already used the idempotency key,
+// it stores nothing and returns the earlier message with existing = true, or
+// ErrIdempotencyConflict when the earlier request differs.
+func (s *Store) Accept(ctx context.Context, nm NewMessage, now time.Time) (m *Message, existing bool, err error) {
+	if nm.ID == "" {
+		nm.ID = NewID()
+	}
+	var idem sql.NullString
+	if nm.IdempotencyKey != "" {
+		idem = sql.NullString{String: nm.IdempotencyKey, Valid: true}
+	}
+	err = s.tx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO messages (id, client_id, idempotency_key, request_hash, recipient,
+			type_code, version, message_uuid, application_id, state, attempts, next_attempt_at, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)
+			ON CONFLICT (client_id, idempotency_key) DO NOTHING`),
+			nm.ID, nm.ClientID, idem, nm.RequestHash, nm.Recipient, nm.TypeCode, nm.Version, nm.MessageUUID,
+			nm.ApplicationID, string(StateAccepted), ms2(now), ms2(now), ms2(now))
+		if err != nil {
+			return fmt.Errorf("store: insert message: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			var row messageRow
+			if err := tx.GetContext(ctx, &row, s.q(`SELECT `+messageCols+` FROM messages WHERE client_id = ? AND idempotency_key = ?`), nm.ClientID, idem); err != nil {
+				return fmt.Errorf("store: read message for idempotency key: %w", err)
+			}
+			m, existing = row.message(), true
+			if m.RequestHash != nm.RequestHash {
+				return ErrIdempotencyConflict
+			}
+			return nil
+		}
+		if err := s.putBlobs(ctx, tx, nm.ID, nm.Blobs, now); err != nil {
+			return err
+		}
+		if err := s.addEvents(ctx, tx, nm.ID, now, 0, "", []Event{{Kind: EventAccepted, State: StateAccepted}}); err != nil {
+			return err
+		}
+		m = &Message{ID: nm.ID, ClientID: nm.ClientID, IdempotencyKey: nm.IdempotencyKey, RequestHash: nm.RequestHash,
+			Recipient: nm.Recipient, TypeCode: nm.TypeCode, Version: nm.Version, MessageUUID: nm.MessageUUID,
+			ApplicationID: nm.ApplicationID, State: StateAccepted, NextAttemptAt: now.Truncate(time.Millisecond),
+			CreatedAt: now.Truncate(time.Millisecond), UpdatedAt: now.Truncate(time.Millisecond)}
+		return nil
+	})
+	if errors.Is(err, ErrIdempotencyConflict) {
+		return m, true, err
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return m, existing, nil
+}
+
+// Get returns one message.
+func (s *Store) Get(ctx context.Context, id string) (*Message, error) {
+	var row messageRow
+	err := s.r.GetContext(ctx, &row, s.q(`SELECT `+messageCols+` FROM messages WHERE id = ?`), id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: get message: %w", err)
+	}
+	return row.message(), nil
+}
+
+// Timeline returns the events of a message in order.
+func (s *Store) Timeline(ctx context.Context, id string) ([]Event, error) {
+	var rows []struct {
+		Seq           int64  `db:"seq"`
+		MessageID     string `db:"message_id"`
+		At            int64  `db:"at"`
+		Kind          string `db:"kind"`
+		State         string `db:"state"`
+		Attempt       int    `db:"attempt"`
+		Code          string `db:"code"`
+		Reason        string `db:"reason"`
+		OSCIMessageID string `db:"osci_message_id"`
+	}
+	if err := s.r.SelectContext(ctx, &rows, s.q(`SELECT seq, message_id, at, kind, state, attempt, code, reason, osci_message_id
+		FROM message_events WHERE message_id = ? ORDER BY seq`), id); err != nil {
+		return nil, fmt.Errorf("store: timeline: %w", err)
+	}
+	evs := make([]Event, len(rows))
+	for i, r := range rows {
+		evs[i] = Event{Seq: r.Seq, MessageID: r.MessageID, At: fromMS(r.At), Kind: r.Kind, State: State(r.State),
+			Attempt: r.Attempt, Code: r.Code, Reason: r.Reason, OSCIMessageID: r.OSCIMessageID}
+	}
+	return evs, nil
+}
+
+// ListFilter selects messages for List.
+type ListFilter struct {
+	ClientID string // required unless All
+	All      bool   // every client's messages (admin)
+	State    State  // optional
+	After    string // cursor: list ids greater than this
+	Limit    int    // default 50, at most 500
+}
+
+// List returns messages in id (creation) order and the cursor for the next
+// page ("" when this was the last).
+func (s *Store) List(ctx context.Context, f ListFilter) ([]*Message, string, error) {
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	if f.Limit > 500 {
+		f.Limit = 500
+	}
+	var where []string
+	var args []any
+	if !f.All {
+		where = append(where, "client_id = ?")
+		args = append(args, f.ClientID)
+	}
+	if f.State != "" {
+		where = append(where, "state = ?")
+		args = append(args, string(f.State))
+	}
+	if f.After != "" {
+		where = append(where, "id > ?")
+		args = append(args, f.After)
+	}
+	query := `SELECT ` + messageCols + ` FROM messages`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY id LIMIT ?"
+	args = append(args, f.Limit+1)
+	var rows []messageRow
+	if err := s.r.SelectContext(ctx, &rows, s.q(query), args...); err != nil {
+		return nil, "", fmt.Errorf("store: list messages: %w", err)
+	}
+	next := ""
+	if len(rows) > f.Limit {
+		rows = rows[:f.Limit]
+		next = rows[len(rows)-1].ID
+	}
+	out := make([]*Message, len(rows))
+	for i := range rows {
+		out[i] = rows[i].message()
+	}
+	return out, next, nil
+}
+
+// Claim leases up to limit messages whose next attempt is due and that no
+// live lease holds, for owner until now+lease. On PostgreSQL concurrent
+// claimers skip each other's rows (FOR UPDATE SKIP LOCKED); on SQLite the
+// single writer serialises them.
+func (s *Store) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*Message, error) {
+	var rows []messageRow
+	err := s.tx(ctx, func(tx *sqlx.Tx) error {
+		return tx.SelectContext(ctx, &rows, s.q(`UPDATE messages SET lease_owner = ?, lease_until = ?
+			WHERE id IN (SELECT id FROM messages
+				WHERE next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+				ORDER BY next_attempt_at LIMIT ? {{SKIP_LOCKED}})
+			RETURNING `+messageCols), owner, ms2(now.Add(lease)), ms2(now), ms2(now), limit)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: claim: %w", err)
+	}
+	out := make([]*Message, len(rows))
+	for i := range rows {
+		out[i] = rows[i].message()
+	}
+	return out, nil
+}
+
+// NextDue returns when the earliest unleased message becomes due (zero if
+// the queue is empty), so idle workers can sleep exactly that long.
+func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
+	var v sql.NullInt64
+	if err := s.r.GetContext(ctx, &v, `SELECT min(next_attempt_at) FROM messages`); err != nil {
+		return time.Time{}, fmt.Errorf("store: next due: %w", err)
+	}
+	return fromNullMS(v), nil
+}
+
+// Transition is one change of a claimed message, applied atomically with
+// its timeline entries.
+type Transition struct {
+	State  State   // new state
+	Events []Event // timeline entries (Kind, State, Code, Reason, OSCIMessageID; At/Attempt default)
+
+	Attempts      int       // new attempt count
+	NextAttemptAt time.Time // when a worker should act next; ignored for terminal states
+	// KeepLease extends the caller's lease to LeaseUntil instead of
+	// releasing it, for a worker that continues right away.
+	KeepLease  bool
+	LeaseUntil time.Time
+
+	Route         []byte // set the route (nil: unchanged)
+	OSCIMessageID string // set the OSCI message id ("": unchanged)
+	ClearOSCI     bool   // forget the OSCI message id and route (restart from accepted)
+	ErrorCode     string // last error code and text ("" clears them)
+	Error         string
+	ResumeState   State     // for StateDead: where a revival continues
+	DeliveredAt   time.Time // for StateDelivered
+}
+
+// Apply performs t on message id if owner still holds its lease.
+func (s *Store) Apply(ctx context.Context, id, owner string, now time.Time, t Transition) error {
+	if !t.State.Valid() {
+		return fmt.Errorf("store: invalid state %q", t.State)
+	}
+	next := nullMS(t.NextAttemptAt)
+	if t.State.Terminal() {
+		next = sql.NullInt64{}
+	} else if !next.Valid {
+		next = nullMS(now)
+	}
+	var leaseOwner sql.NullString
+	var leaseUntil sql.NullInt64
+	if t.KeepLease {
+		leaseOwner = sql.NullString{String: owner, Valid: true}
+		leaseUntil = nullMS(t.LeaseUntil)
+	}
+	set := []string{"state = ?", "attempts = ?", "next_attempt_at = ?", "lease_owner = ?", "lease_until = ?",
+		"last_error_code = ?", "last_error = ?", "updated_at = ?", "resume_state = ?"}
+	args := []any{string(t.State), t.Attempts, next, leaseOwner, leaseUntil, t.ErrorCode, truncate(t.Error, 500), ms2(now), string(t.ResumeState)}
+	if t.Route != nil {
+		set = append(set, "route = ?")
+		args = append(args, string(t.Route))
+	}
+	if t.OSCIMessageID != "" {
+		set = append(set, "osci_message_id = ?")
+		args = append(args, t.OSCIMessageID)
+	}
+	if t.ClearOSCI {
+		set = append(set, "osci_message_id = ''", "route = NULL")
+	}
+	if !t.DeliveredAt.IsZero() {
+		set = append(set, "delivered_at = ?")
+		args = append(args, ms2(t.DeliveredAt))
+	}
+	args = append(args, id, owner)
+	return s.tx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE messages SET `+strings.Join(set, ", ")+` WHERE id = ? AND lease_owner = ?`), args...)
+		if err != nil {
+			return fmt.Errorf("store: update message: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return ErrLeaseLost
+		}
+		return s.addEvents(ctx, tx, id, now, t.Attempts, t.OSCIMessageID, t.Events)
+	})
+}
+
+func (s *Store) addEvents(ctx context.Context, tx *sqlx.Tx, id string, now time.Time, attempt int, osciID string, evs []Event) error {
+	for _, e := range evs {
+		at := e.At
+		if at.IsZero() {
+			at = now
+		}
+		if e.Attempt == 0 {
+			e.Attempt = attempt
+		}
+		if e.OSCIMessageID == "" {
+			e.OSCIMessageID = osciID
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO message_events (message_id, at, kind, state, attempt, code, reason, osci_message_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), id, ms2(at), e.Kind, string(e.State), e.Attempt, e.Code, truncate(e.Reason, 500), e.OSCIMessageID); err != nil {
+			return fmt.Errorf("store: add event: %w", err)
+		}
+	}
+	return nil
+}
+
+// Revive puts a dead-lettered message of client back to work: it continues
+// at its resume state (accepted, or sending when a send may have happened,
+// so the process card is checked before any resend) with a fresh attempt
+// count. admin may revive any client's message.
+func (s *Store) Revive(ctx context.Context, id, clientID string, admin bool, now time.Time) (*Message, error) {
+	var out *Message
+	err := s.tx(ctx, func(tx *sqlx.Tx) error {
+		var row messageRow
+		err := tx.GetContext(ctx, &row, s.q(`SELECT `+messageCols+` FROM messages WHERE id = ?`), id)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && !admin && row.ClientID != clientID) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("store: revive: %w", err)
+		}
+		if State(row.State) != StateDead {
+			return fmt.Errorf("%w: message is %s, only dead-lettered messages can be retried", ErrState, row.State)
+		}
+		if row.PurgedAt.Valid {
+			return fmt.Errorf("%w: message body was purged", ErrState)
+		}
+		resume := State(row.ResumeState)
+		if resume != StateSending || row.OSCIMessageID == "" {
+			resume = StateAccepted
+		}
+		q := `UPDATE messages SET state = ?, attempts = 0, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL,
+			resume_state = '', last_error_code = '', last_error = '', updated_at = ?`
+		if resume == StateAccepted {
+			q += `, osci_message_id = '', route = NULL`
+		}
+		if _, err := tx.ExecContext(ctx, s.q(q+` WHERE id = ? AND state = ?`), string(resume), ms2(now), ms2(now), id, string(StateDead)); err != nil {
+			return fmt.Errorf("store: revive: %w", err)
+		}
+		if err := s.addEvents(ctx, tx, id, now, 0, "", []Event{{Kind: EventRevived, State: resume}}); err != nil {
+			return err
+		}
+		out = row.message()
+		out.State, out.Attempts, out.NextAttemptAt = resume, 0, now
+		return nil
+	})
+	return out, err
+}
+
+// CountByState returns the number of messages in each state (queue depth).
+func (s *Store) CountByState(ctx context.Context) (map[State]int, error) {
+	var rows []struct {
+		State string `db:"state"`
+		N     int    `db:"n"`
+	}
+	if err := s.r.SelectContext(ctx, &rows, `SELECT state, count(*) AS n FROM messages GROUP BY state`); err != nil {
+		return nil, fmt.Errorf("store: count: %w", err)
+	}
+	out := map[State]int{}
+	for _, st := range States {
+		out[st] = 0
+	}
+	for _, r := range rows {
+		out[State(r.State)] = r.N
+	}
+	return out, nil
+}
+
+// FindByMessageUUID returns the outgoing message with the given
+// nachrichtenUUID, for linking replies.
+func (s *Store) FindByMessageUUID(ctx context.Context, uuid string) (*Message, error) {
+	return s.findOne(ctx, `message_uuid = ?`, uuid)
+}
+
+// FindByApplicationID returns the earliest outgoing message with the given
+// antragsidentifikation, for linking replies that carry no ausloeserUUID.
+func (s *Store) FindByApplicationID(ctx context.Context, applicationID string) (*Message, error) {
+	if applicationID == "" {
+		return nil, ErrNotFound
+	}
+	return s.findOne(ctx, `application_id = ?`, applicationID)
+}
+
+func (s *Store) findOne(ctx context.Context, cond string, arg any) (*Message, error) {
+	var row messageRow
+	err := s.r.GetContext(ctx, &row, s.q(`SELECT `+messageCols+` FROM messages WHERE `+cond+` ORDER BY id LIMIT 1`), arg)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: find message: %w", err)
+	}
+	return row.message(), nil
+}
+
+// PurgeDelivered deletes the blobs of up to limit messages delivered before
+// cutoff and records the purge in their timelines. It returns how many
+// messages were purged. The message rows and timelines stay (audit trail).
+func (s *Store) PurgeDelivered(ctx context.Context, cutoff, now time.Time, limit int) (int, error) {
+	var ids []string
+	if err := s.r.SelectContext(ctx, &ids, s.q(`SELECT id FROM messages WHERE state = ? AND delivered_at < ? AND purged_at IS NULL ORDER BY delivered_at LIMIT ?`),
+		string(StateDelivered), ms2(cutoff), limit); err != nil {
+		return 0, fmt.Errorf("store: purge: %w", err)
+	}
+	n := 0
+	for _, id := range ids {
+		err := s.tx(ctx, func(tx *sqlx.Tx) error {
+			res, err := tx.ExecContext(ctx, s.q(`UPDATE messages SET purged_at = ?, updated_at = ? WHERE id = ? AND purged_at IS NULL`), ms2(now), ms2(now), id)
+			if err != nil {
+				return err
+			}
+			if k, _ := res.RowsAffected(); k == 0 {
+				return nil // another instance purged it
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM blobs WHERE owner = ?`), id); err != nil {
+				return err
+			}
+			n++
+			return s.addEvents(ctx, tx, id, now, 0, "", []Event{{Kind: EventPurged, State: StateDelivered}})
+		})
+		if err != nil {
+			return n, fmt.Errorf("store: purge %s: %w", id, err)
+		}
+	}
+	return n, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// cut on a rune boundary
+	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
+}
