@@ -264,6 +264,33 @@ func (c *Catalog) add(t xml.StartElement, base string, depth int) error {
 	return nil
 }
 
+// Targets returns every local file the catalog (and its nextCatalog and
+// delegate chain) maps an exact system identifier or URI to, sorted.
+func (c *Catalog) Targets() []string {
+	seen := map[string]bool{}
+	var walk func(*Catalog)
+	walk = func(x *Catalog) {
+		for _, m := range []map[string]string{x.system, x.uri, x.public} {
+			for _, p := range m {
+				seen[p] = true
+			}
+		}
+		for _, n := range x.next {
+			walk(n)
+		}
+		for _, d := range x.deleg {
+			walk(d.cat)
+		}
+	}
+	walk(c)
+	out := make([]string, 0, len(seen))
+	for p := range seen {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // ResolveSystem maps a system identifier (an import's schemaLocation) to a
 // local file path, following the OASIS order: system, rewriteSystem (longest
 // prefix), systemSuffix (longest suffix), delegateSystem, nextCatalog.

@@ -371,6 +371,15 @@ func (r *Registry) Lists() []*List {
 	return out
 }
 
+// Len returns the number of lists (all versions) in the registry.
+func (r *Registry) Len() int {
+	n := 0
+	for _, vs := range r.lists {
+		n += len(vs)
+	}
+	return n
+}
+
 // Has reports whether any version of the list is loaded.
 func (r *Registry) Has(uri string) bool { return len(r.lists[uri]) > 0 }
 

@@ -1,0 +1,33 @@
+package schemas
+
+import (
+	"testing"
+
+	"github.com/xagw/xagw/internal/safexml"
+)
+
+// FuzzValidate feeds arbitrary bytes through the whole validation path
+// (safexml, root dispatch, libxml2, code collection). It must never crash,
+// and a document it calls valid must be well-formed and in a namespace the
+// bundle has a schema for.
+func FuzzValidate(f *testing.F) {
+	b := testBundle(f)
+	f.Add(readTestdata(f, "ruecknahme.xml"))
+	f.Add([]byte(`<x:OZG.Ruecknahme.130111 xmlns:x="http://www.osci.de/xauslaender2611"/>`))
+	f.Add([]byte(`<?xml version="1.0"?><!DOCTYPE a [<!ENTITY b "c">]><a>&b;</a>`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := b.Validate(data, ValidateOptions{})
+		if !r.Valid {
+			if len(r.Errors()) == 0 && r.Truncated == 0 {
+				t.Fatalf("invalid without an error problem: %+v", r)
+			}
+			return
+		}
+		if err := safexml.Check(data, safexml.Limits{}); err != nil {
+			t.Fatalf("valid but safexml rejects it: %v", err)
+		}
+		if _, ok := b.Root(r.Namespace); !ok {
+			t.Fatalf("valid in namespace %q without a schema", r.Namespace)
+		}
+	})
+}

@@ -1,0 +1,244 @@
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+#include <libxml/parser.h>
+#include <libxml/parserInternals.h>
+#include <libxml/xmlerror.h>
+#include <libxml/tree.h>
+#include "shim.h"
+#include "_cgo_export.h"
+
+// The resolver handle of the compile running on this thread, and whether
+// this thread is validating an instance (when every external load is refused).
+static __thread uintptr_t tls_resolver = 0;
+static __thread int tls_deny = 0;
+static xmlExternalEntityLoader prev_loader = NULL;
+
+static xmlParserInputPtr xagw_loader(const char *URL, const char *ID, xmlParserCtxtPtr ctxt) {
+	uintptr_t h = tls_resolver;
+	if (h == 0) {
+		if (tls_deny || prev_loader == NULL) {
+			return NULL; // instance documents never load anything
+		}
+		return prev_loader(URL, ID, ctxt); // someone else's libxml2 use in this process
+	}
+	if (URL == NULL) {
+		return NULL;
+	}
+	char *p = xagwResolveEntity(h, (char *)URL);
+	if (p == NULL) {
+		return NULL;
+	}
+	xmlParserInputPtr in = xmlNewInputFromFile(ctxt, p);
+	free(p);
+	return in;
+}
+
+void xagw_init(void) {
+	xmlInitParser();
+	prev_loader = xmlGetExternalEntityLoader();
+	xmlSetExternalEntityLoader(xagw_loader);
+}
+
+static char *dupstr(const char *s) {
+	if (s == NULL) return NULL;
+	size_t n = strlen(s);
+	char *p = malloc(n + 1);
+	if (p) memcpy(p, s, n + 1);
+	return p;
+}
+
+// node_path builds "/a/b[2]/c" from local names; the index is given only when
+// an element has siblings of the same name, so paths stay readable.
+static char *node_path(xmlNodePtr node) {
+	const char *attr = NULL;
+	if (node == NULL) return NULL;
+	if (node->type == XML_ATTRIBUTE_NODE) {
+		attr = (const char *)node->name;
+		node = node->parent;
+	}
+	char *segs[512];
+	int nseg = 0;
+	for (xmlNodePtr n = node; n != NULL && n->type == XML_ELEMENT_NODE && nseg < 512; n = n->parent) {
+		int idx = 1, more = 0;
+		for (xmlNodePtr s = n->prev; s; s = s->prev)
+			if (s->type == XML_ELEMENT_NODE && xmlStrEqual(s->name, n->name)) idx++;
+		for (xmlNodePtr s = n->next; s; s = s->next)
+			if (s->type == XML_ELEMENT_NODE && xmlStrEqual(s->name, n->name)) { more = 1; break; }
+		size_t len = strlen((const char *)n->name) + 16;
+		char *seg = malloc(len);
+		if (!seg) break;
+		if (idx > 1 || more)
+			snprintf(seg, len, "%s[%d]", (const char *)n->name, idx);
+		else
+			snprintf(seg, len, "%s", (const char *)n->name);
+		segs[nseg++] = seg;
+	}
+	size_t total = 1 + (attr ? strlen(attr) + 2 : 0);
+	for (int i = 0; i < nseg; i++) total += strlen(segs[i]) + 1;
+	char *out = malloc(total);
+	if (!out) { for (int i = 0; i < nseg; i++) free(segs[i]); return NULL; }
+	out[0] = 0;
+	for (int i = nseg - 1; i >= 0; i--) {
+		strcat(out, "/");
+		strcat(out, segs[i]);
+		free(segs[i]);
+	}
+	if (attr) { strcat(out, "/@"); strcat(out, attr); }
+	return out;
+}
+
+static void collect(void *ud, xmlErrorPtr e) {
+	xagw_diags *d = ud;
+	if (d == NULL || e == NULL) return;
+	if (e->level == XML_ERR_WARNING) { d->warnings++; return; }
+	if (d->n >= d->max) { d->dropped++; return; }
+	if (d->n == d->cap) {
+		int nc = d->cap ? d->cap * 2 : 8;
+		xagw_diag *ni = realloc(d->items, nc * sizeof(xagw_diag));
+		if (!ni) { d->dropped++; return; }
+		d->items = ni; d->cap = nc;
+	}
+	xagw_diag *it = &d->items[d->n++];
+	memset(it, 0, sizeof *it);
+	it->level = e->level;
+	it->domain = e->domain;
+	it->code = e->code;
+	it->line = e->line;
+	it->msg = dupstr(e->message ? e->message : "unknown libxml2 error");
+	it->file = dupstr(e->file);
+	if (e->node != NULL) {
+		xmlNodePtr n = (xmlNodePtr)e->node;
+		it->path = node_path(n);
+		if (it->line <= 0) it->line = (int)xmlGetLineNo(n->type == XML_ATTRIBUTE_NODE ? n->parent : n);
+	}
+}
+
+void xagw_diags_free(xagw_diags *d) {
+	for (int i = 0; i < d->n; i++) {
+		free(d->items[i].msg);
+		free(d->items[i].path);
+		free(d->items[i].file);
+	}
+	free(d->items);
+	d->items = NULL;
+	d->n = d->cap = 0;
+}
+
+xmlSchemaPtr xagw_compile(const char *path, uintptr_t resolver, xagw_diags *d) {
+	tls_resolver = resolver;
+	xmlSetStructuredErrorFunc(d, (xmlStructuredErrorFunc)collect);
+	xmlSchemaPtr s = NULL;
+	xmlSchemaParserCtxtPtr pc = xmlSchemaNewParserCtxt(path);
+	if (pc != NULL) {
+		xmlSchemaSetParserStructuredErrors(pc, (xmlStructuredErrorFunc)collect, d);
+		s = xmlSchemaParse(pc);
+		xmlSchemaFreeParserCtxt(pc);
+	}
+	xmlSetStructuredErrorFunc(NULL, NULL);
+	tls_resolver = 0;
+	return s;
+}
+
+void xagw_codes_free(xagw_codes *c) {
+	for (int i = 0; i < c->n; i++) {
+		free(c->items[i].path);
+		free(c->items[i].uri);
+		free(c->items[i].ver);
+		free(c->items[i].code);
+	}
+	free(c->items);
+	c->items = NULL;
+	c->n = c->cap = 0;
+}
+
+static char *attr_dup(xmlNodePtr n, const char *name) {
+	xmlChar *v = xmlGetNoNsProp(n, (const xmlChar *)name);
+	if (v == NULL) return NULL;
+	char *out = dupstr((const char *)v);
+	xmlFree(v);
+	return out;
+}
+
+static int is_code_shaped(xmlNodePtr n, xmlNodePtr *codeElem) {
+	xmlNodePtr code = NULL;
+	int kids = 0;
+	for (xmlNodePtr c = n->children; c; c = c->next) {
+		if (c->type != XML_ELEMENT_NODE) continue;
+		kids++;
+		if (c->ns != NULL) return 0;
+		if (xmlStrEqual(c->name, (const xmlChar *)"code")) {
+			if (code != NULL || kids != 1) return 0;
+			code = c;
+		} else if (!xmlStrEqual(c->name, (const xmlChar *)"name") || kids != 2) {
+			return 0;
+		}
+	}
+	*codeElem = code;
+	return code != NULL;
+}
+
+static void walk_codes(xmlNodePtr n, xagw_codes *out) {
+	for (xmlNodePtr c = n; c; c = c->next) {
+		if (c->type != XML_ELEMENT_NODE) continue;
+		xmlNodePtr code = NULL;
+		if (is_code_shaped(c, &code)) {
+			if (out->n >= out->max) { out->dropped++; continue; }
+			if (out->n == out->cap) {
+				int nc = out->cap ? out->cap * 2 : 16;
+				xagw_code *ni = realloc(out->items, nc * sizeof(xagw_code));
+				if (!ni) { out->dropped++; continue; }
+				out->items = ni; out->cap = nc;
+			}
+			xagw_code *it = &out->items[out->n++];
+			memset(it, 0, sizeof *it);
+			it->path = node_path(c);
+			it->line = (int)xmlGetLineNo(c);
+			it->uri = attr_dup(c, "listURI");
+			it->ver = attr_dup(c, "listVersionID");
+			xmlChar *txt = xmlNodeGetContent(code);
+			it->code = dupstr(txt ? (const char *)txt : "");
+			if (txt) xmlFree(txt);
+			continue;
+		}
+		walk_codes(c->children, out);
+	}
+}
+
+int xagw_validate(xmlSchemaPtr s, const char *buf, int len, xagw_diags *d, xagw_codes *codes) {
+	int ret = -1;
+	tls_deny = 1;
+	xmlParserCtxtPtr pc = xmlNewParserCtxt();
+	if (pc == NULL) goto out;
+	// No NOENT (entities are never substituted), no DTDLOAD/DTDATTR/DTDVALID,
+	// NONET as a second lock behind the refusing loader.
+	int opts = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_BIG_LINES | XML_PARSE_NOCDATA;
+	xmlDocPtr doc = xmlCtxtReadMemory(pc, buf, len, "message.xml", NULL, opts);
+	if (doc == NULL) {
+		xmlErrorPtr e = xmlCtxtGetLastError(pc);
+		if (e != NULL) collect(d, e);
+		ret = 1;
+		xmlFreeParserCtxt(pc);
+		goto out;
+	}
+	xmlFreeParserCtxt(pc);
+	if (doc->intSubset != NULL || doc->extSubset != NULL) {
+		xmlFreeDoc(doc);
+		ret = 2; // the Go side has already refused DTDs; this is defence in depth
+		goto out;
+	}
+	xmlSchemaValidCtxtPtr vc = xmlSchemaNewValidCtxt(s);
+	if (vc == NULL) { xmlFreeDoc(doc); goto out; }
+	xmlSchemaSetValidStructuredErrors(vc, (xmlStructuredErrorFunc)collect, d);
+	ret = xmlSchemaValidateDoc(vc, doc);
+	xmlSchemaFreeValidCtxt(vc);
+	if (codes != NULL) walk_codes(xmlDocGetRootElement(doc), codes);
+	xmlFreeDoc(doc);
+out:
+	tls_deny = 0;
+	return ret;
+}
+
+void xagw_schema_free(xmlSchemaPtr s) {
+	if (s) xmlSchemaFree(s);
+}

@@ -1,0 +1,61 @@
+// Small C layer over libxml2 for the schemas package: compiling XSDs with a
+// per-call (thread-local) entity resolver, validating documents in memory, and
+// collecting structured errors with line numbers and element paths instead of
+// letting libxml2 print to stderr.
+#ifndef XAGW_SHIM_H
+#define XAGW_SHIM_H
+
+#include <stdint.h>
+#include <libxml/xmlschemas.h>
+
+typedef struct {
+	int level;   // xmlErrorLevel
+	int domain;  // xmlErrorDomain
+	int code;    // libxml2 error code
+	int line;    // 1-based, 0 if unknown
+	char *msg;   // malloc'd, never NULL
+	char *path;  // malloc'd element path, or NULL
+	char *file;  // malloc'd file name (compile errors), or NULL
+} xagw_diag;
+
+typedef struct {
+	xagw_diag *items;
+	int n, cap, max;
+	int dropped;   // errors beyond max
+	int warnings;  // warnings seen (not stored)
+} xagw_diags;
+
+// A coded value found in an instance: an element whose element children are
+// an unqualified <code> and optionally <name> (the XÖV code shape).
+typedef struct {
+	char *path;  // element path with indices
+	int line;
+	char *uri;   // listURI attribute or NULL
+	char *ver;   // listVersionID attribute or NULL
+	char *code;  // text of <code>
+} xagw_code;
+
+typedef struct {
+	xagw_code *items;
+	int n, cap, max;
+	int dropped;
+} xagw_codes;
+
+void xagw_codes_free(xagw_codes *c);
+
+void xagw_init(void);
+void xagw_diags_free(xagw_diags *d);
+
+// xagw_compile compiles the schema at path. resolver is an opaque handle
+// passed back to the Go resolver for every external resource libxml2 loads.
+xmlSchemaPtr xagw_compile(const char *path, uintptr_t resolver, xagw_diags *d);
+
+// xagw_validate parses buf and validates it against s. It returns 0 when
+// valid, a positive number when invalid (or not well-formed) and a negative
+// number on an internal error. Errors are appended to d.
+// When codes is not NULL, the coded values of the document are collected too.
+int xagw_validate(xmlSchemaPtr s, const char *buf, int len, xagw_diags *d, xagw_codes *codes);
+
+void xagw_schema_free(xmlSchemaPtr s);
+
+#endif

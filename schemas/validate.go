@@ -1,0 +1,339 @@
+package schemas
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/xagw/xagw/internal/safexml"
+	"github.com/xagw/xagw/schemas/codelist"
+	"github.com/xagw/xagw/schemas/internal/libxml"
+)
+
+// Problem kinds.
+const (
+	// KindXML: the document is not well-formed or breaks the limits (size,
+	// depth, DTD/entities).
+	KindXML = "xml"
+	// KindSchema: the document is not valid against the XSD.
+	KindSchema = "schema"
+	// KindCodeList: a coded value is not in its code list (or the list or
+	// version is not available).
+	KindCodeList = "codelist"
+	// KindUnsupported: the bundle has no schema for the document's namespace.
+	KindUnsupported = "unsupported"
+	// KindInternal: validation itself failed; the document counts as invalid.
+	KindInternal = "internal"
+)
+
+// Severities.
+const (
+	SeverityError   = "error"
+	SeverityWarning = "warning"
+)
+
+// Problem is one finding, shaped for humans and for an HTTP 422 body.
+type Problem struct {
+	Kind     string `json:"kind"`
+	Severity string `json:"severity"`
+	// Path is the element path in the document, e.g.
+	// "/OZG.Antrag.130101/referenzperson[2]/geburt", with an index only
+	// where an element has same-named siblings.
+	Path string `json:"path,omitempty"`
+	// Line is the 1-based line of the element, 0 when unknown.
+	Line    int    `json:"line,omitempty"`
+	Message string `json:"message"`
+}
+
+func (p Problem) String() string {
+	var b strings.Builder
+	if p.Line > 0 {
+		fmt.Fprintf(&b, "line %d: ", p.Line)
+	}
+	if p.Path != "" {
+		b.WriteString(p.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(p.Message)
+	if p.Severity == SeverityWarning {
+		b.WriteString(" (warning)")
+	}
+	return b.String()
+}
+
+// Result is the outcome of validating one document.
+type Result struct {
+	// Valid is true only when no problem of severity error was found.
+	Valid bool `json:"valid"`
+	// Namespace and Root name the document's root element, when readable.
+	Namespace string `json:"namespace,omitempty"`
+	Root      string `json:"root,omitempty"`
+	// Schema is the root schema file used, relative to the bundle.
+	Schema   string    `json:"schema,omitempty"`
+	Problems []Problem `json:"problems,omitempty"`
+	// Truncated counts problems not listed because of the per-document limit.
+	Truncated int `json:"truncated,omitempty"`
+	// CodesChecked counts coded values checked against a code list;
+	// CodesUnchecked those whose list could not be determined or is not in
+	// the bundle (each of the latter is also a warning problem when known).
+	CodesChecked   int `json:"codesChecked"`
+	CodesUnchecked int `json:"codesUnchecked"`
+}
+
+// Err returns nil for a valid result and an *InvalidError otherwise.
+func (r *Result) Err() error {
+	if r.Valid {
+		return nil
+	}
+	return &InvalidError{Result: r}
+}
+
+// Errors returns the problems of severity error.
+func (r *Result) Errors() []Problem {
+	var out []Problem
+	for _, p := range r.Problems {
+		if p.Severity == SeverityError {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (r *Result) add(p Problem) {
+	if p.Severity == "" {
+		p.Severity = SeverityError
+	}
+	if p.Severity == SeverityError {
+		r.Valid = false
+	}
+	if len(r.Problems) >= maxProblems {
+		r.Truncated++
+		return
+	}
+	r.Problems = append(r.Problems, p)
+}
+
+// maxProblems bounds the problems listed per document.
+const maxProblems = 100
+
+// InvalidError is a failed validation as an error.
+type InvalidError struct{ Result *Result }
+
+func (e *InvalidError) Error() string {
+	errs := e.Result.Errors()
+	if len(errs) == 0 {
+		return "invalid document"
+	}
+	msg := fmt.Sprintf("invalid document: %s", errs[0])
+	if n := len(errs) - 1 + e.Result.Truncated; n > 0 {
+		msg += fmt.Sprintf(" (and %d more)", n)
+	}
+	return msg
+}
+
+// CodeRef names the code list of an element whose document may leave
+// listURI/listVersionID out because the schema fixes them.
+type CodeRef struct {
+	ListURI       string
+	ListVersionID string // empty when the document must say it
+	// Enumerated means the schema enumerates the values, so XSD validation
+	// already checked them and a missing genericode file is no gap.
+	Enumerated bool
+}
+
+// CodeLookup maps an element path without indices ("/a/b/c") to the code
+// list of that element. Typed message models provide one (see package
+// xauslaender); without it only codes that carry a listURI are checked.
+type CodeLookup func(path string) (CodeRef, bool)
+
+// ValidateOptions refine one validation.
+type ValidateOptions struct {
+	Codes CodeLookup
+}
+
+// Validate checks data against the bundle: limits and well-formedness
+// (safexml), XSD validity for the schema of its root namespace, and coded
+// values against the code lists. It never returns a passing result when
+// anything went wrong internally.
+func (b *Bundle) Validate(data []byte, o ValidateOptions) *Result {
+	r := &Result{Valid: true}
+	if err := safexml.Check(data, b.opts.Limits); err != nil {
+		p := Problem{Kind: KindXML, Message: err.Error()}
+		var se *safexml.Error
+		if errors.As(err, &se) {
+			p.Line = se.Line
+		}
+		r.add(p)
+		return r
+	}
+	ns, local, err := RootName(data)
+	if err != nil {
+		r.add(Problem{Kind: KindXML, Message: err.Error()})
+		return r
+	}
+	r.Namespace, r.Root = ns, local
+	s, err := b.Schema(ns)
+	if err != nil {
+		kind := KindInternal
+		if errors.Is(err, ErrNoSchema) {
+			kind = KindUnsupported
+		}
+		r.add(Problem{Kind: kind, Path: "/" + local, Line: 1, Message: err.Error()})
+		return r
+	}
+	s.validate(data, o, r)
+	return r
+}
+
+// Validate checks data against this schema set (after the safexml checks).
+func (s *Schema) Validate(data []byte, o ValidateOptions) *Result {
+	r := &Result{Valid: true}
+	if err := safexml.Check(data, s.bundle.opts.Limits); err != nil {
+		p := Problem{Kind: KindXML, Message: err.Error()}
+		var se *safexml.Error
+		if errors.As(err, &se) {
+			p.Line = se.Line
+		}
+		r.add(p)
+		return r
+	}
+	r.Namespace, r.Root, _ = RootName(data)
+	s.validate(data, o, r)
+	return r
+}
+
+func (s *Schema) validate(data []byte, o ValidateOptions, r *Result) {
+	if rel, err := relPath(s.bundle.dir, s.root.Path); err == nil {
+		r.Schema = rel
+	}
+	out := s.x.Validate(data, true)
+	for _, d := range out.Diags {
+		kind := KindSchema
+		if d.Domain != libxml.DomainSchemav {
+			kind = KindXML
+		}
+		r.add(Problem{Kind: kind, Path: d.Path, Line: d.Line, Message: d.Message})
+	}
+	r.Truncated += out.Dropped
+	switch {
+	case out.Status < 0:
+		r.add(Problem{Kind: KindInternal, Message: fmt.Sprintf("libxml2 reported an internal error (status %d)", out.Status)})
+	case out.Status > 0 && len(out.Diags) == 0:
+		r.add(Problem{Kind: KindSchema, Message: fmt.Sprintf("document rejected by the validator without a message (libxml2 status %d)", out.Status)})
+	}
+	if out.CodesDropped > 0 {
+		r.add(Problem{Kind: KindInternal, Message: fmt.Sprintf("more than %d coded values; %d not checked", len(out.Codes), out.CodesDropped)})
+	}
+	s.bundle.checkCodes(out.Codes, o, r)
+}
+
+var indexRE = regexp.MustCompile(`\[\d+\]`)
+
+// StripIndices turns "/a/b[2]/c" into "/a/b/c" (the form CodeLookup receives).
+func StripIndices(path string) string {
+	if !strings.Contains(path, "[") {
+		return path
+	}
+	return indexRE.ReplaceAllString(path, "")
+}
+
+func (b *Bundle) checkCodes(codes []libxml.Code, o ValidateOptions, r *Result) {
+	var schemaErr map[string]bool // paths the XSD already complained about
+	for _, p := range r.Problems {
+		if p.Kind == KindSchema {
+			if schemaErr == nil {
+				schemaErr = map[string]bool{}
+			}
+			schemaErr[p.Path] = true
+		}
+	}
+	for _, c := range codes {
+		var ref CodeRef
+		var known bool
+		if o.Codes != nil {
+			ref, known = o.Codes(StripIndices(c.Path))
+		}
+		uri, ver := ref.ListURI, ref.ListVersionID
+		if c.HasListURI {
+			uri = c.ListURI
+		}
+		if c.HasVersion {
+			ver = c.ListVersionID
+		}
+		if uri == "" {
+			r.CodesUnchecked++
+			continue
+		}
+		value := strings.Join(strings.Fields(c.Value), " ") // xs:token collapses whitespace
+		err := b.lists.Check(uri, ver, value)
+		if err == nil {
+			r.CodesChecked++
+			continue
+		}
+		if errors.Is(err, codelist.ErrUnknownList) {
+			r.CodesUnchecked++
+			if known && ref.Enumerated {
+				continue // the XSD enumerates the values: already checked
+			}
+			sev := SeverityWarning
+			if b.opts.StrictCodeLists {
+				sev = SeverityError
+			}
+			r.add(Problem{Kind: KindCodeList, Severity: sev, Path: c.Path, Line: c.Line,
+				Message: fmt.Sprintf("code list %s is not in the bundle; code %q not checked", uri, value)})
+			continue
+		}
+		r.CodesChecked++
+		if schemaErr[c.Path+"/code"] || schemaErr[c.Path] {
+			continue // one finding per value: the XSD error already names it
+		}
+		r.add(Problem{Kind: KindCodeList, Path: c.Path, Line: c.Line, Message: err.Error()})
+	}
+}
+
+// RootName returns the namespace and local name of the document's root
+// element without parsing the rest. Call it on checked (safexml) input.
+func RootName(data []byte) (ns, local string, err error) {
+	d := xml.NewDecoder(bytes.NewReader(data))
+	for {
+		tok, err := d.RawToken()
+		if err == io.EOF {
+			return "", "", errors.New("no root element")
+		}
+		if err != nil {
+			return "", "", fmt.Errorf("reading root element: %w", err)
+		}
+		se, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		// Only the root's own declarations are in scope for its name.
+		want := "xmlns"
+		if se.Name.Space != "" {
+			want = se.Name.Space
+		}
+		for _, a := range se.Attr {
+			if (want == "xmlns" && a.Name.Space == "" && a.Name.Local == "xmlns") ||
+				(want != "xmlns" && a.Name.Space == "xmlns" && a.Name.Local == want) {
+				return a.Value, se.Name.Local, nil
+			}
+		}
+		if se.Name.Space != "" {
+			return "", se.Name.Local, fmt.Errorf("root element %s:%s uses an undeclared prefix", se.Name.Space, se.Name.Local)
+		}
+		return "", se.Name.Local, nil
+	}
+}
+
+func relPath(base, p string) (string, error) {
+	rel, err := filepath.Rel(base, p)
+	if err != nil {
+		return "", err
+	}
+	return filepath.ToSlash(rel), nil
+}
