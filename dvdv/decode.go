@@ -24,7 +24,9 @@ type decodeError struct {
 func (e *decodeError) Error() string { return "malformed " + e.what + ": " + e.err.Error() }
 func (e *decodeError) Unwrap() error { return e.err }
 
-func malformed(what string, err error) error { return &decodeError{what: what, err: describeJSONError(err)} }
+func malformed(what string, err error) error {
+	return &decodeError{what: what, err: describeJSONError(err)}
+}
 
 // describeJSONError names the field and byte offset of a JSON error, which
 // encoding/json keeps in different places per error type.

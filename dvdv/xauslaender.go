@@ -1,20 +1,16 @@
 package dvdv
 
 import (
-	"bytes"
-	"encoding/xml"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 
-	"github.com/xagw/xagw/internal/safexml"
 	"github.com/xagw/xagw/internal/sharedpath"
+	"github.com/xagw/xagw/schemas/codelist"
 )
 
 // ABHCodeListURI is the canonical URI of the XAusländer code list of
@@ -42,88 +38,47 @@ type ABH struct {
 	State string
 }
 
-// ABHList is the code list urn:de:xauslaender:codelist:abhkennung.
+// ABHList is the code list urn:de:xauslaender:codelist:abhkennung, read with
+// the schemas/codelist genericode reader.
 type ABHList struct {
-	// Version is the code list version (e.g. "64.0").
-	Version string
+	// List is the underlying code list.
+	List *codelist.List
 	// Prefix is the DVDV organisation-key prefix used by Key (default
 	// DefaultABHPrefix).
-	Prefix  string
-	entries map[string]ABH
+	Prefix string
 }
 
-// genericode is the part of an OASIS genericode document this package reads.
-type genericode struct {
-	XMLName        xml.Name `xml:"CodeList"`
-	Identification struct {
-		CanonicalURI string `xml:"CanonicalUri"`
-		Version      string `xml:"Version"`
-	} `xml:"Identification"`
-	Rows []struct {
-		Values []struct {
-			ColumnRef string `xml:"ColumnRef,attr"`
-			Value     string `xml:"SimpleValue"`
-		} `xml:"Value"`
-	} `xml:"SimpleCodeList>Row"`
+// NewABHList checks that l is the ABH code list keyed by BHKNZ.
+func NewABHList(l *codelist.List) (*ABHList, error) {
+	if l.URI != ABHCodeListURI {
+		return nil, fmt.Errorf("dvdv: code list %q is not %s", clip(l.URI, 100), ABHCodeListURI)
+	}
+	if l.KeyColumn != "BHKNZ" {
+		return nil, fmt.Errorf("dvdv: ABH code list version %s is keyed by column %q, want BHKNZ", l.Version, l.KeyColumn)
+	}
+	if l.Len() == 0 {
+		return nil, fmt.Errorf("dvdv: ABH code list version %s has no entries", l.Version)
+	}
+	return &ABHList{List: l, Prefix: DefaultABHPrefix}, nil
 }
 
 // ParseABHList reads the code list from genericode XML (untrusted input:
 // size and depth limits, no DTD).
 func ParseABHList(data []byte) (*ABHList, error) {
-	if err := safexml.Check(data, safexml.Limits{MaxBytes: 32 << 20, MaxDepth: 32}); err != nil {
+	l, err := codelist.Parse(data)
+	if err != nil {
 		return nil, fmt.Errorf("dvdv: ABH code list: %w", err)
 	}
-	var gc genericode
-	if err := xml.NewDecoder(bytes.NewReader(data)).Decode(&gc); err != nil {
-		return nil, fmt.Errorf("dvdv: ABH code list: %w", err)
-	}
-	if gc.XMLName.Space != "http://docs.oasis-open.org/codelist/ns/genericode/1.0/" {
-		return nil, fmt.Errorf("dvdv: ABH code list: root element is {%s}%s, want a genericode CodeList", clip(gc.XMLName.Space, 80), clip(gc.XMLName.Local, 40))
-	}
-	if got := strings.TrimSpace(gc.Identification.CanonicalURI); got != ABHCodeListURI {
-		return nil, fmt.Errorf("dvdv: ABH code list: this is code list %q, want %s", clip(got, 100), ABHCodeListURI)
-	}
-	l := &ABHList{Version: strings.TrimSpace(gc.Identification.Version), Prefix: DefaultABHPrefix, entries: make(map[string]ABH, len(gc.Rows))}
-	for i, row := range gc.Rows {
-		var a ABH
-		for _, v := range row.Values {
-			val := strings.TrimSpace(v.Value)
-			switch v.ColumnRef {
-			case "BHKNZ":
-				a.Key = val
-			case "Kurzbezeichnung":
-				a.Name = val
-			case "Behoerdenart":
-				a.Kind = val
-			case "Bundesland":
-				a.State = val
-			}
-		}
-		if a.Key == "" {
-			return nil, fmt.Errorf("dvdv: ABH code list: row %d has no BHKNZ value", i+1)
-		}
-		if _, dup := l.entries[a.Key]; dup {
-			return nil, fmt.Errorf("dvdv: ABH code list: BHKNZ %q appears twice (row %d)", a.Key, i+1)
-		}
-		l.entries[a.Key] = a
-	}
-	if len(l.entries) == 0 {
-		return nil, errors.New("dvdv: ABH code list has no rows")
-	}
-	return l, nil
+	return NewABHList(l)
 }
 
 // LoadABHList reads the code list from a genericode file.
 func LoadABHList(path string) (*ABHList, error) {
-	data, err := os.ReadFile(path)
+	l, err := codelist.Load(path)
 	if err != nil {
 		return nil, fmt.Errorf("dvdv: ABH code list: %w", err)
 	}
-	l, err := ParseABHList(data)
-	if err != nil {
-		return nil, fmt.Errorf("%w (file %s)", err, path)
-	}
-	return l, nil
+	return NewABHList(l)
 }
 
 // FindABHCodeList returns the newest "Gueltige Auslaenderbehoerden_<version>.xml"
@@ -137,7 +92,9 @@ func FindABHCodeList() (string, error) {
 	if len(matches) == 0 {
 		return "", fmt.Errorf("dvdv: no ABH code list (Gueltige Auslaenderbehoerden_*.xml) below %s", root)
 	}
-	sort.Slice(matches, func(i, j int) bool { return versionLess(listVersion(matches[i]), listVersion(matches[j])) })
+	sort.Slice(matches, func(i, j int) bool {
+		return codelist.CompareVersions(listVersion(matches[i]), listVersion(matches[j])) < 0
+	})
 	return matches[len(matches)-1], nil
 }
 
@@ -148,23 +105,6 @@ func listVersion(path string) string {
 		return m[1]
 	}
 	return ""
-}
-
-func versionLess(a, b string) bool {
-	as, bs := strings.Split(a, "."), strings.Split(b, ".")
-	for i := 0; i < len(as) || i < len(bs); i++ {
-		var x, y int
-		if i < len(as) {
-			x, _ = strconv.Atoi(as[i])
-		}
-		if i < len(bs) {
-			y, _ = strconv.Atoi(bs[i])
-		}
-		if x != y {
-			return x < y
-		}
-	}
-	return false
 }
 
 var (
@@ -197,6 +137,9 @@ func ABHKey(key string) (OrgKey, error) {
 	return l.Key(key)
 }
 
+// Version returns the code list version.
+func (l *ABHList) Version() string { return l.List.Version }
+
 // Key checks that key (a BHKNZ, or already "prefix:BHKNZ") is in the list and
 // returns the DVDV organisation key.
 func (l *ABHList) Key(key string) (OrgKey, error) {
@@ -211,8 +154,8 @@ func (l *ABHList) Key(key string) (OrgKey, error) {
 		}
 		k = id
 	}
-	if _, ok := l.entries[k]; !ok {
-		return OrgKey{}, fmt.Errorf("dvdv: %q: %w: not in code list %s version %s", key, ErrUnknownABH, ABHCodeListURI, l.Version)
+	if !l.List.Contains(k) {
+		return OrgKey{}, fmt.Errorf("dvdv: %q: %w: not in code list %s version %s", key, ErrUnknownABH, ABHCodeListURI, l.List.Version)
 	}
 	ok := OrgKey{Prefix: prefix, ID: k}
 	if err := ok.Validate(); err != nil {
@@ -221,14 +164,17 @@ func (l *ABHList) Key(key string) (OrgKey, error) {
 	return ok, nil
 }
 
-// Lookup returns the code list entry for key.
+// Lookup returns the code list entry for key (a BHKNZ).
 func (l *ABHList) Lookup(key string) (ABH, bool) {
-	a, ok := l.entries[strings.TrimSpace(key)]
-	return a, ok
+	row, ok := l.List.Lookup(strings.TrimSpace(key))
+	if !ok {
+		return ABH{}, false
+	}
+	return ABH{Key: row["BHKNZ"], Name: row["Kurzbezeichnung"], Kind: row["Behoerdenart"], State: row["Bundesland"]}, true
 }
 
 // Len returns the number of offices in the list.
-func (l *ABHList) Len() int { return len(l.entries) }
+func (l *ABHList) Len() int { return l.List.Len() }
 
 // Service names of XAusländer DVDV entries (the part after the version in
 // the service description name).
