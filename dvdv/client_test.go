@@ -656,7 +656,10 @@ func TestInvalidQueriesAreRejectedLocally(t *testing.T) {
 		"bad key":     func() error { _, err := e.client.Lookup(ctx, dvdv.OrgKey{Prefix: "abh"}, e.uri1211); return err }(),
 		"fingerprint": func() error { _, err := e.client.FindCertificateByFingerprint(ctx, "abc"); return err }(),
 		"category":    func() error { _, err := e.client.FindServiceSpecificationURIsByCategory(ctx, ""); return err }(),
-		"param type":  func() error { _, err := e.client.FindOrganizationsByServiceElement(ctx, dvdv.Request{ServiceElementType: "X"}); return err }(),
+		"param type": func() error {
+			_, err := e.client.FindOrganizationsByServiceElement(ctx, dvdv.Request{ServiceElementType: "X"})
+			return err
+		}(),
 	} {
 		if !errors.Is(err, dvdv.ErrBadRequest) {
 			t.Errorf("%s: err = %v, want ErrBadRequest", name, err)

@@ -184,4 +184,3 @@ func clip(s string) string {
 	}
 	return s
 }
-
