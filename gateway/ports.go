@@ -140,6 +140,9 @@ type Outgoing struct {
 type Sent struct {
 	// At is the intermediary's reception time if it reported one.
 	At time.Time
+	// Card is the process card if the response carried one (OSCI's
+	// responseToStoreDelivery does); nil means the gateway fetches it.
+	Card *ProcessCard
 	// Response is the passive recipient's answer for ScenarioMediate (the
 	// processDelivery response content); nil otherwise.
 	Response []byte

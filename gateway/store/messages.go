@@ -368,7 +368,9 @@ func (s *Store) Claim(ctx context.Context, owner string, now time.Time, lease ti
 // the queue is empty), so idle workers can sleep exactly that long.
 func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
 	var v sql.NullInt64
-	if err := s.r.GetContext(ctx, &v, `SELECT min(next_attempt_at) FROM messages`); err != nil {
+	// A leased message is not due before its lease ends.
+	if err := s.r.GetContext(ctx, &v, `SELECT min(CASE WHEN lease_until IS NOT NULL AND lease_until > next_attempt_at
+		THEN lease_until ELSE next_attempt_at END) FROM messages WHERE next_attempt_at IS NOT NULL`); err != nil {
 		return time.Time{}, fmt.Errorf("store: next due: %w", err)
 	}
 	return fromNullMS(v), nil
@@ -394,6 +396,8 @@ type Transition struct {
 	Error         string
 	ResumeState   State     // for StateDead: where a revival continues
 	DeliveredAt   time.Time // for StateDelivered
+	// Webhooks are queued in the same transaction (SubjectID required).
+	Webhooks []NewWebhook
 }
 
 // Apply performs t on message id if owner still holds its lease.
@@ -439,6 +443,11 @@ func (s *Store) Apply(ctx context.Context, id, owner string, now time.Time, t Tr
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
 			return ErrLeaseLost
+		}
+		for _, h := range t.Webhooks {
+			if err := s.queueWebhook(ctx, tx, h, now); err != nil {
+				return err
+			}
 		}
 		return s.addEvents(ctx, tx, id, now, t.Attempts, t.OSCIMessageID, t.Events)
 	})

@@ -1,0 +1,311 @@
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/xagw/xagw/gateway"
+	"github.com/xagw/xagw/gateway/store"
+)
+
+// Steps of a delivery attempt, used as metric labels and in logs.
+const (
+	stepRoute = "route"
+	stepID    = "message_id"
+	stepSend  = "send"
+	stepCard  = "process_card"
+	stepBody  = "body"
+)
+
+// attempt carries one worker's progress on one claimed message. Timeline
+// entries collect in events and are committed with the next transition,
+// so the happy path costs few transactions without losing any entry.
+type attempt struct {
+	o      *Outbox
+	m      *store.Message
+	state  store.State
+	route  gateway.Route
+	rjson  []byte // route to persist with the next transition (nil: unchanged)
+	osciID string // message id to persist with the next transition
+	events []store.Event
+}
+
+func (a *attempt) note(kind string, st store.State, reason string) {
+	a.events = append(a.events, store.Event{Kind: kind, State: st, Reason: reason, At: a.o.cfg.Clock()})
+}
+
+// process runs one attempt on a claimed message. ctx is cancelled only at
+// the drain deadline of a shutdown.
+func (o *Outbox) process(ctx context.Context, m *store.Message) {
+	a := &attempt{o: o, m: m, state: m.State}
+	log := o.cfg.Logger.With("message_id", m.ID, "state", string(m.State), "attempt", m.Attempts+1)
+
+	if m.State == store.StateRouted || m.State == store.StateSending || m.State == store.StateSent {
+		r, err := routeOf(m)
+		if err != nil {
+			// A row without a usable route cannot be in these states
+			// unless the database was edited; start over from routing,
+			// except when a send may have happened (no way to ask).
+			if m.State == store.StateRouted {
+				a.state = store.StateAccepted
+			} else {
+				a.fail(ctx, log, stepCard, gateway.Permanent("route_missing", err))
+				return
+			}
+		} else {
+			a.route = r
+		}
+	}
+
+	switch a.state {
+	case store.StateSending, store.StateSent:
+		// The outcome of an earlier send is open (crash, lost response,
+		// expired lease): ask the intermediary before anything else.
+		card, err := a.card(ctx)
+		if err != nil {
+			a.fail(ctx, log, stepCard, err)
+			return
+		}
+		if card.Exists {
+			a.note(store.EventResolved, store.StateSent, "process card shows the message at the intermediary")
+			a.delivered(ctx, log, card)
+			return
+		}
+		if a.state == store.StateSent {
+			a.fail(ctx, log, stepCard, gateway.Temporary("card_missing", errors.New("intermediary accepted the delivery but has no process card for it yet")))
+			return
+		}
+		a.note(store.EventResolved, store.StateSending, "process card: not at the intermediary; sending again with the same message id")
+		a.send(ctx, log)
+		return
+	case store.StateAccepted:
+		rctx, cancel := context.WithTimeout(ctx, o.cfg.CallTimeout)
+		t := time.Now()
+		r, err := o.cfg.Router.Route(rctx, m.Recipient, m.Version)
+		cancel()
+		o.m.step(stepRoute, t)
+		if err != nil {
+			a.fail(ctx, log, stepRoute, err)
+			return
+		}
+		rj, err := json.Marshal(r)
+		if err != nil {
+			a.fail(ctx, log, stepRoute, gateway.Permanent("route_encoding", err))
+			return
+		}
+		a.route, a.rjson, a.state = r, rj, store.StateRouted
+		a.note(store.EventRouted, store.StateRouted, "intermediary "+r.IntermediaryURL+", scenario "+string(r.Scenario))
+		fallthrough
+	case store.StateRouted:
+		ictx, cancel := context.WithTimeout(ctx, o.cfg.CallTimeout)
+		t := time.Now()
+		id, err := o.cfg.Transport.NewMessageID(ictx, a.route)
+		cancel()
+		o.m.step(stepID, t)
+		if err != nil {
+			a.fail(ctx, log, stepID, err)
+			return
+		}
+		a.osciID = id
+		a.note(store.EventIDObtained, store.StateRouted, "")
+		// The id is committed before the send starts: from here on a
+		// crash leaves "sending", which is resolved by process card.
+		a.note(store.EventSending, store.StateSending, "")
+		if !a.apply(ctx, log, store.Transition{State: store.StateSending, Attempts: m.Attempts, KeepLease: true}) {
+			return
+		}
+		a.state = store.StateSending
+		a.send(ctx, log)
+	default:
+		log.Error("claimed a message in a state no worker handles")
+	}
+}
+
+// send delivers the body with the stored message id and finishes the
+// attempt. a.state is StateSending and committed.
+func (a *attempt) send(ctx context.Context, log *slog.Logger) {
+	o, m := a.o, a.m
+	id := a.osciID
+	if id == "" {
+		id = m.OSCIMessageID
+	}
+	body, err := o.Body(ctx, m.ID)
+	if err != nil {
+		// Without the body (purged, key missing) nothing can be sent;
+		// this needs an operator.
+		a.fail(ctx, log, stepBody, gateway.Permanent("body_unavailable", err))
+		return
+	}
+	sctx, cancel := context.WithTimeout(ctx, o.cfg.CallTimeout)
+	t := time.Now()
+	sent, err := o.cfg.Transport.Send(sctx, gateway.Outgoing{MessageID: id, Subject: "XAusländer " + m.TypeCode, Content: body, Route: a.route})
+	cancel()
+	o.m.step(stepSend, t)
+	if err != nil {
+		a.fail(ctx, log, stepSend, err)
+		return
+	}
+	a.note(store.EventSent, store.StateSent, "")
+	if sent.Response != nil && o.cfg.OnResponse != nil {
+		if err := o.cfg.OnResponse(ctx, m, sent.Response); err != nil {
+			log.Error("storing the mediated response failed", "err", err)
+		}
+	}
+	card := sent.Card
+	if card == nil || !card.Exists {
+		if !a.apply(ctx, log, store.Transition{State: store.StateSent, Attempts: m.Attempts, KeepLease: true}) {
+			return
+		}
+		a.state = store.StateSent
+		c, err := a.card(ctx)
+		if err != nil {
+			a.fail(ctx, log, stepCard, err)
+			return
+		}
+		if !c.Exists {
+			a.fail(ctx, log, stepCard, gateway.Temporary("card_missing", errors.New("intermediary accepted the delivery but has no process card for it yet")))
+			return
+		}
+		card = &c
+	}
+	a.delivered(ctx, log, *card)
+}
+
+func (a *attempt) card(ctx context.Context) (gateway.ProcessCard, error) {
+	o := a.o
+	id := a.osciID
+	if id == "" {
+		id = a.m.OSCIMessageID
+	}
+	if id == "" {
+		return gateway.ProcessCard{Exists: false}, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, o.cfg.CallTimeout)
+	defer cancel()
+	t := time.Now()
+	c, err := o.cfg.Transport.ProcessCard(cctx, a.route, id)
+	o.m.step(stepCard, t)
+	return c, err
+}
+
+func (a *attempt) delivered(ctx context.Context, log *slog.Logger, card gateway.ProcessCard) {
+	o, m := a.o, a.m
+	now := o.cfg.Clock()
+	reason := ""
+	if !card.Created.IsZero() {
+		reason = "intermediary received it at " + card.Created.UTC().Format(time.RFC3339)
+	}
+	a.note(store.EventReceipt, store.StateSent, reason)
+	a.note(store.EventDelivered, store.StateDelivered, "")
+	t := store.Transition{State: store.StateDelivered, Attempts: m.Attempts, DeliveredAt: now}
+	if o.cfg.Notify != nil {
+		t.Webhooks = withSubject(o.cfg.Notify(EventMessageDelivered, m.ClientID), m.ID)
+	}
+	if !a.apply(ctx, log, t) {
+		return
+	}
+	o.m.delivered.Inc()
+	o.m.deliverySeconds.Observe(now.Sub(m.CreatedAt).Seconds())
+	log.Info("message delivered", "osci_message_id", a.currentOSCI())
+}
+
+func (a *attempt) currentOSCI() string {
+	if a.osciID != "" {
+		return a.osciID
+	}
+	return a.m.OSCIMessageID
+}
+
+// fail records a failed step: a retry at the backoff computed from the
+// stored attempt count, or a dead letter for permanent errors and
+// exhausted attempts. A step interrupted by shutdown is released for the
+// next start without counting as an attempt.
+func (a *attempt) fail(ctx context.Context, log *slog.Logger, step string, err error) {
+	o, m := a.o, a.m
+	code := gateway.ErrorCode(err)
+	reason := fmt.Sprintf("%s: %v", step, err)
+	if ctx.Err() != nil {
+		a.note(store.EventFailed, a.state, "interrupted by shutdown during "+step)
+		if a.apply(ctx, log, store.Transition{State: a.state, Attempts: m.Attempts, NextAttemptAt: o.cfg.Clock(), ErrorCode: "interrupted", Error: "interrupted by shutdown during " + step}) {
+			log.Warn("delivery interrupted by shutdown", "step", step)
+		}
+		return
+	}
+	o.m.failures.Inc(step, code)
+	attempts := m.Attempts + 1
+	permanent := !gateway.IsRetryable(err)
+	if permanent || attempts >= o.cfg.Retry.MaxAttempts {
+		// Where a revived message continues: if the intermediary may hold
+		// it, check the process card first; if it refused the delivery
+		// (a permanent answer to the send) or we never sent, start over.
+		resume := store.StateAccepted
+		if a.state == store.StateSending || a.state == store.StateSent {
+			resume = store.StateSending
+			if step == stepSend && permanent {
+				resume = store.StateAccepted
+			}
+		}
+		why := "permanent error"
+		if !permanent {
+			why = fmt.Sprintf("%d attempts exhausted", attempts)
+		}
+		a.events = append(a.events, store.Event{Kind: store.EventFailed, State: a.state, Code: code, Reason: reason, At: o.cfg.Clock()},
+			store.Event{Kind: store.EventDead, State: store.StateDead, Code: code, Reason: why})
+		t := store.Transition{State: store.StateDead, ResumeState: resume, Attempts: attempts, ErrorCode: code, Error: reason}
+		if o.cfg.Notify != nil {
+			t.Webhooks = withSubject(o.cfg.Notify(EventMessageDead, m.ClientID), m.ID)
+		}
+		if a.apply(ctx, log, t) {
+			o.m.dead.Inc(code)
+			log.Error("message dead-lettered", "step", step, "code", code, "reason", why, "err", err)
+		}
+		return
+	}
+	next := o.cfg.Clock().Add(o.cfg.Retry.Delay(attempts))
+	a.events = append(a.events, store.Event{Kind: store.EventFailed, State: a.state, Code: code,
+		Reason: reason + "; next attempt " + next.UTC().Format(time.RFC3339), At: o.cfg.Clock()})
+	if a.apply(ctx, log, store.Transition{State: a.state, Attempts: attempts, NextAttemptAt: next, ErrorCode: code, Error: reason}) {
+		log.Warn("delivery attempt failed; will retry", "step", step, "code", code, "next_attempt", next, "err", err)
+	}
+}
+
+// apply commits a transition with the collected events. The database write
+// must happen even while a shutdown cancels ctx.
+func (a *attempt) apply(ctx context.Context, log *slog.Logger, t store.Transition) bool {
+	o := a.o
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	t.Events = a.events
+	if a.rjson != nil {
+		t.Route = a.rjson
+	}
+	if a.osciID != "" {
+		t.OSCIMessageID = a.osciID
+	}
+	if t.KeepLease {
+		t.LeaseUntil = o.cfg.Clock().Add(o.cfg.Lease)
+	}
+	err := o.cfg.Store.Apply(dctx, a.m.ID, o.cfg.Owner, o.cfg.Clock(), t)
+	if err != nil {
+		if errors.Is(err, store.ErrLeaseLost) {
+			o.m.leaseLost.Inc()
+			log.Warn("lease lost; another worker owns the message now")
+		} else {
+			log.Error("recording a state change failed", "to", string(t.State), "err", err)
+		}
+		return false
+	}
+	a.events, a.rjson = nil, nil
+	return true
+}
+
+func withSubject(hooks []store.NewWebhook, id string) []store.NewWebhook {
+	for i := range hooks {
+		hooks[i].SubjectID = id
+	}
+	return hooks
+}

@@ -1,0 +1,401 @@
+// Package outbox accepts messages into the gateway's durable outbox and
+// delivers them: DVDV route → OSCI message id (stored before sending) →
+// delivery → process card → delivered, with retries whose next attempt time
+// is computed from the stored attempt count and persisted, never slept in
+// memory.
+//
+// Exactly-once delivery rests on three rules:
+//   - The OSCI message id is committed, together with the state "sending",
+//     before the delivery call starts.
+//   - A message found in "sending" (a worker crashed, the lease expired, or
+//     the call failed in a way that leaves its outcome open) is resolved
+//     through the intermediary's process card before anything is sent
+//     again, and a resend reuses the stored message id, which the
+//     intermediary accepts only once.
+//   - Every change a worker makes is fenced by its lease (store.Apply), so a
+//     worker that lost its lease cannot overwrite its successor's work.
+package outbox
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/xagw/xagw/gateway"
+	"github.com/xagw/xagw/gateway/atrest"
+	"github.com/xagw/xagw/gateway/metrics"
+	"github.com/xagw/xagw/gateway/store"
+)
+
+// Webhook events raised by the outbox.
+const (
+	EventMessageDelivered = "message.delivered"
+	EventMessageDead      = "message.dead_lettered"
+)
+
+// Config wires an Outbox. Store, Keys and Codec are required for Submit;
+// Router and Transport for Run.
+type Config struct {
+	Store     *store.Store
+	Keys      *atrest.Keyring
+	Codec     gateway.Codec
+	Router    gateway.Router
+	Transport gateway.Transport
+
+	// Owner identifies this process in leases; unique per process start
+	// (default: a new random id).
+	Owner   string
+	Clock   gateway.Clock
+	Logger  *slog.Logger
+	Metrics *metrics.Registry // optional
+
+	Workers      int           // concurrent deliveries (default 4)
+	Lease        time.Duration // claim lease (default 5m); must cover a whole attempt
+	CallTimeout  time.Duration // per transport/router call (default 60s)
+	Poll         time.Duration // longest idle sleep (default 1s)
+	DrainTimeout time.Duration // graceful shutdown deadline (default 30s)
+	Retry        Policy
+
+	// Notify returns the webhook deliveries to queue for a message event
+	// (EventMessageDelivered, EventMessageDead); nil queues none.
+	Notify func(event, clientID string) []store.NewWebhook
+	// OnResponse receives the passive recipient's synchronous answer of a
+	// mediateDelivery (the reply side stores it in the inbox).
+	OnResponse func(ctx context.Context, m *store.Message, response []byte) error
+}
+
+// Outbox accepts and delivers messages. Create it with New.
+type Outbox struct {
+	cfg     Config
+	wake    chan struct{}
+	running atomic.Bool
+	m       *instruments
+}
+
+// New checks cfg and fills defaults.
+func New(cfg Config) (*Outbox, error) {
+	if cfg.Store == nil || cfg.Keys == nil || cfg.Codec == nil {
+		return nil, errors.New("outbox: Store, Keys and Codec are required")
+	}
+	if cfg.Owner == "" {
+		cfg.Owner = "gw-" + store.NewID()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
+	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = 60 * time.Second
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 5 * time.Minute
+	}
+	// One attempt makes at most four calls (route, id, send, card); the
+	// lease must outlast them or a second worker could start while the
+	// first is still sending.
+	if cfg.Lease < 4*cfg.CallTimeout+10*time.Second {
+		return nil, fmt.Errorf("outbox: lease %v is too short for call timeout %v (need at least 4×timeout+10s)", cfg.Lease, cfg.CallTimeout)
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = time.Second
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = 30 * time.Second
+	}
+	cfg.Retry = cfg.Retry.withDefaults()
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.NewRegistry()
+	}
+	o := &Outbox{cfg: cfg, wake: make(chan struct{}, 1)}
+	o.m = newInstruments(cfg.Metrics, cfg.Store)
+	return o, nil
+}
+
+// Owner returns the lease owner id of this process.
+func (o *Outbox) Owner() string { return o.cfg.Owner }
+
+// Running reports whether Run's dispatcher is active (readiness).
+func (o *Outbox) Running() bool { return o.running.Load() }
+
+// Format of a submitted body.
+type Format string
+
+// Accepted body formats.
+const (
+	FormatXML  Format = "xml"
+	FormatJSON Format = "json"
+)
+
+// Submission is one message posted by a client.
+type Submission struct {
+	ClientID       string
+	IdempotencyKey string
+	Format         Format
+	// MessageType is the type code for JSON bodies ("" = OZG.Antrag).
+	MessageType string
+	Body        []byte
+	// Recipient is the resolved ABH. For XML it may be nil: the leser
+	// Behördenkennung of the message names the recipient then. When both
+	// are given they must agree.
+	Recipient *gateway.Authority
+}
+
+// Result is the outcome of Submit.
+type Result struct {
+	Message  *store.Message
+	Existing bool // an earlier submission with the same idempotency key
+}
+
+// ErrNoRecipient is returned for an XML body without a usable leser and no
+// recipient given.
+var ErrNoRecipient = errors.New("outbox: no recipient")
+
+// AAD is the associated data binding a sealed blob to its row and part.
+func AAD(owner, part string) []byte { return []byte(owner + "/" + part) }
+
+// Submit validates s, seals the body and stores the message durably. Invalid
+// messages return a *gateway.ValidationError and nothing is stored; a reused
+// idempotency key with a different request returns
+// store.ErrIdempotencyConflict.
+func (o *Outbox) Submit(ctx context.Context, s Submission) (*Result, error) {
+	start := time.Now()
+	var msg *gateway.Message
+	var err error
+	switch s.Format {
+	case FormatXML:
+		msg, err = o.cfg.Codec.ParseXML(ctx, s.Body)
+	case FormatJSON:
+		if s.Recipient == nil {
+			return nil, &gateway.ValidationError{Problems: []gateway.Problem{{Path: "/recipient", Kind: "request", Message: "a JSON application needs a recipient (abh, ags or plz)"}}}
+		}
+		msg, err = o.cfg.Codec.FromJSON(ctx, s.MessageType, s.Body, *s.Recipient)
+	default:
+		return nil, fmt.Errorf("outbox: unknown format %q", s.Format)
+	}
+	if err != nil {
+		o.m.rejected.Inc(gateway.ErrorCode(err))
+		return nil, err
+	}
+	recipient := msg.ReaderKey
+	if s.Recipient != nil {
+		if msg.ReaderKey != "" && !SameAuthority(msg.ReaderKey, s.Recipient.Key) {
+			o.m.rejected.Inc("invalid")
+			return nil, &gateway.ValidationError{Problems: []gateway.Problem{{Path: "nachrichtenkopf.g2g/leser/kennung", Kind: "request",
+				Message: fmt.Sprintf("the message is addressed to %q but the request names recipient %q", msg.ReaderKey, s.Recipient.Key)}}}
+		}
+		recipient = s.Recipient.Key
+	}
+	if recipient == "" {
+		return nil, &gateway.ValidationError{Problems: []gateway.Problem{{Path: "nachrichtenkopf.g2g/leser/kennung", Kind: "request", Message: "no recipient: the message has no leser kennung and the request names none"}}}
+	}
+
+	h := sha256.New()
+	for _, part := range []string{string(s.Format), s.MessageType, recipient} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	h.Write(s.Body)
+	id := store.NewID()
+	keyID, sealed, err := o.cfg.Keys.Seal(msg.XML, AAD(id, store.PartBody))
+	if err != nil {
+		return nil, err
+	}
+	now := o.cfg.Clock()
+	m, existing, err := o.cfg.Store.Accept(ctx, store.NewMessage{
+		ID: id, ClientID: s.ClientID, IdempotencyKey: s.IdempotencyKey, RequestHash: hex.EncodeToString(h.Sum(nil)),
+		Recipient: recipient, TypeCode: msg.TypeCode, Version: msg.Version, MessageUUID: msg.MessageUUID,
+		ApplicationID: msg.ApplicationID,
+		Blobs:         []store.Blob{{Part: store.PartBody, KeyID: keyID, Data: sealed, Size: int64(len(msg.XML))}},
+	}, now)
+	if err != nil {
+		if errors.Is(err, store.ErrIdempotencyConflict) {
+			o.m.rejected.Inc("idempotency_conflict")
+		}
+		return &Result{Message: m, Existing: existing}, err
+	}
+	if !existing {
+		o.m.accepted.Inc()
+		o.m.acceptSeconds.ObserveSince(start)
+		o.cfg.Logger.Info("message accepted", "message_id", m.ID, "client", s.ClientID, "type", msg.TypeCode, "recipient", recipient, "bytes", len(msg.XML))
+		o.Wake()
+	}
+	return &Result{Message: m, Existing: existing}, nil
+}
+
+// SameAuthority reports whether a Behördenkennung from a message header
+// names the ABH key: equal, or the key with a prefix ("prefix:key" or the
+// prefix digits directly in front).
+func SameAuthority(kennung, key string) bool {
+	kennung, key = strings.TrimSpace(kennung), strings.TrimSpace(key)
+	if kennung == key {
+		return true
+	}
+	if key == "" || !strings.HasSuffix(kennung, key) {
+		return false
+	}
+	prefix := strings.TrimSuffix(kennung, key)
+	return strings.HasSuffix(prefix, ":") || strings.HasSuffix(prefix, "/")
+}
+
+// Wake makes an idle dispatcher look for work now (after Submit or Revive).
+func (o *Outbox) Wake() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Body returns the decrypted body of a message (ErrNotFound after purge).
+func (o *Outbox) Body(ctx context.Context, id string) ([]byte, error) {
+	b, err := o.cfg.Store.Blob(ctx, id, store.PartBody)
+	if err != nil {
+		return nil, err
+	}
+	return o.cfg.Keys.Open(b.KeyID, b.Data, AAD(id, store.PartBody))
+}
+
+// Run claims due messages and delivers them with up to Workers concurrent
+// deliveries until ctx ends; then it stops claiming and waits up to
+// DrainTimeout for deliveries in flight. Calls still running at the
+// deadline are cancelled and their messages released for the next start
+// (a send cut off there is resolved through the process card).
+func (o *Outbox) Run(ctx context.Context) error {
+	if o.cfg.Router == nil || o.cfg.Transport == nil {
+		return errors.New("outbox: Run needs a Router and a Transport")
+	}
+	o.running.Store(true)
+	defer o.running.Store(false)
+	log := o.cfg.Logger
+	log.Info("outbox running", "owner", o.cfg.Owner, "workers", o.cfg.Workers)
+
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	sem := make(chan struct{}, o.cfg.Workers)
+	var wg sync.WaitGroup
+	var loopErr error
+	errDelay := o.cfg.Poll
+loop:
+	for {
+		// Take one slot (waiting for a worker if all are busy), then as
+		// many more as are free, and claim that many messages.
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			break loop
+		}
+		n := 1
+	more:
+		for n < o.cfg.Workers {
+			select {
+			case sem <- struct{}{}:
+				n++
+			default:
+				break more
+			}
+		}
+		now := o.cfg.Clock()
+		msgs, err := o.cfg.Store.Claim(ctx, o.cfg.Owner, now, o.cfg.Lease, n)
+		for i := len(msgs); i < n; i++ {
+			<-sem
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				break loop
+			}
+			log.Error("outbox claim failed", "err", err)
+			o.m.failures.Inc("claim", "store")
+			if !o.sleep(ctx, errDelay) {
+				break loop
+			}
+			errDelay = min(2*errDelay, 30*time.Second)
+			continue
+		}
+		errDelay = o.cfg.Poll
+		for _, m := range msgs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem; o.Wake() }()
+				o.process(workCtx, m)
+			}()
+		}
+		if len(msgs) > 0 {
+			continue
+		}
+		wait := o.cfg.Poll
+		if due, err := o.cfg.Store.NextDue(ctx); err == nil && !due.IsZero() {
+			wait = min(wait, max(due.Sub(o.cfg.Clock()), 5*time.Millisecond))
+		}
+		if !o.sleep(ctx, wait) {
+			break loop
+		}
+	}
+
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		log.Info("outbox drained")
+	case <-time.After(o.cfg.DrainTimeout):
+		log.Warn("outbox drain deadline reached; cancelling deliveries in flight", "deadline", o.cfg.DrainTimeout)
+		cancelWork()
+		<-done
+	}
+	return loopErr
+}
+
+// sleep waits d, a Wake, or the end of ctx (false).
+func (o *Outbox) sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-o.wake:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// Purge deletes the bodies of messages delivered longer than retention ago
+// (their timelines stay). It returns the number purged.
+func (o *Outbox) Purge(ctx context.Context, retention time.Duration) (int, error) {
+	now := o.cfg.Clock()
+	total := 0
+	for {
+		n, err := o.cfg.Store.PurgeDelivered(ctx, now.Add(-retention), now, 200)
+		total += n
+		if err != nil || n < 200 {
+			if total > 0 {
+				o.cfg.Logger.Info("purged delivered message bodies", "count", total, "retention", retention)
+			}
+			o.m.purged.Add(float64(total))
+			return total, err
+		}
+	}
+}
+
+func routeOf(m *store.Message) (gateway.Route, error) {
+	var r gateway.Route
+	if len(m.Route) == 0 {
+		return r, errors.New("outbox: message has no stored route")
+	}
+	if err := json.Unmarshal(m.Route, &r); err != nil {
+		return r, fmt.Errorf("outbox: stored route: %w", err)
+	}
+	return r, nil
+}
