@@ -1,0 +1,181 @@
+package xsd
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sync"
+)
+
+var codedType = reflect.TypeOf((*Coded)(nil)).Elem()
+
+// UnmarshalCodeJSON decodes a code type from JSON. A form backend may send
+// just the code as a string ("01") or the full object
+// ({"code": "01", "listVersionID": "4"}); unknown object keys are an error.
+// Generated UnmarshalJSON methods call it with obj pointing at a
+// method-less copy of the type.
+func UnmarshalCodeJSON(data []byte, obj any, code *string) error {
+	data = bytes.TrimSpace(data)
+	if len(data) > 0 && data[0] == '"' {
+		return json.Unmarshal(data, code)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(obj); err != nil {
+		return fmt.Errorf("code: %w", err)
+	}
+	return nil
+}
+
+// CodeAt is a coded value found in a message.
+type CodeAt struct {
+	// Path is the element path with indices where an element repeats,
+	// e.g. "/OZG.Antrag.130101/referenzperson[2]/familiaereBeziehung".
+	Path  string
+	Value Coded
+}
+
+// Codes returns every coded value in m in document order.
+func Codes(m Message) ([]CodeAt, error) {
+	rv := reflect.ValueOf(m)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return nil, fmt.Errorf("xsd: nil message")
+	}
+	_, local := m.XMLName()
+	var out []CodeAt
+	err := walkCodes(rv.Elem(), "/"+local, func(path string, v reflect.Value) {
+		out = append(out, CodeAt{Path: path, Value: v.Interface().(Coded)})
+	})
+	return out, err
+}
+
+// FillCodeLists sets listURI and listVersionID on every coded value of m
+// that leaves them out: to the schema's fixed values, or for lists whose
+// version the schema leaves open, to version(uri) (typically the newest
+// list version in the schema bundle; an empty answer leaves it unset).
+// Messages built this way say which list each code is from.
+func FillCodeLists(m Message, version func(uri string) string) error {
+	rv := reflect.ValueOf(m)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return fmt.Errorf("xsd: nil message")
+	}
+	_, local := m.XMLName()
+	return walkCodes(rv.Elem(), "/"+local, func(path string, v reflect.Value) {
+		cl := v.Interface().(Coded).CodeList()
+		p, err := planOf(v.Type())
+		if err != nil {
+			return
+		}
+		for _, f := range p.attrs {
+			var want string
+			switch f.local {
+			case "listURI":
+				want = cl.URI
+			case "listVersionID":
+				want = cl.Version
+				if want == "" && version != nil {
+					want = version(cl.URI)
+				}
+			default:
+				continue
+			}
+			if want == "" || f.val != vString {
+				continue
+			}
+			fv := v.FieldByIndex(f.index)
+			switch f.card {
+			case cOpt:
+				if fv.IsNil() {
+					s := reflect.New(f.elemType)
+					s.Elem().SetString(want)
+					fv.Set(s)
+				}
+			case cOne:
+				if fv.String() == "" {
+					fv.SetString(want)
+				}
+			}
+		}
+	})
+}
+
+func walkCodes(v reflect.Value, path string, fn func(string, reflect.Value)) error {
+	if v.Type().Implements(codedType) {
+		fn(path, v)
+		return nil
+	}
+	p, err := planOf(v.Type())
+	if err != nil {
+		return err
+	}
+	counts := map[string]int{}
+	for _, f := range p.elems {
+		if f.val != vStruct {
+			continue
+		}
+		fv := v.FieldByIndex(f.index)
+		switch f.card {
+		case cOne:
+			if err := walkCodes(fv, path+"/"+f.local, fn); err != nil {
+				return err
+			}
+		case cOpt:
+			if !fv.IsNil() {
+				if err := walkCodes(fv.Elem(), path+"/"+f.local, fn); err != nil {
+					return err
+				}
+			}
+		case cMany:
+			for i := 0; i < fv.Len(); i++ {
+				counts[f.local]++
+				if err := walkCodes(fv.Index(i), fmt.Sprintf("%s/%s[%d]", path, f.local, counts[f.local]), fn); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+var codePaths sync.Map // reflect.Type → map[string]CodeList
+
+// CodePaths returns, for a generated root message type, the code list of
+// every element path (without indices) that holds a coded value. It is the
+// table the schemas package needs to check codes whose listURI the
+// document leaves out.
+func CodePaths(m Message) map[string]CodeList {
+	t := reflect.TypeOf(m)
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if v, ok := codePaths.Load(t); ok {
+		return v.(map[string]CodeList)
+	}
+	_, local := m.XMLName()
+	out := map[string]CodeList{}
+	collectCodePaths(t, "/"+local, out, map[reflect.Type]bool{})
+	codePaths.Store(t, out)
+	return out
+}
+
+func collectCodePaths(t reflect.Type, path string, out map[string]CodeList, onStack map[reflect.Type]bool) {
+	if t.Implements(codedType) {
+		out[path] = reflect.Zero(t).Interface().(Coded).CodeList()
+		return
+	}
+	if onStack[t] {
+		return // recursive types: the table covers one level of recursion
+	}
+	p, err := planOf(t)
+	if err != nil {
+		return
+	}
+	onStack[t] = true
+	for _, f := range p.elems {
+		if f.val == vStruct {
+			collectCodePaths(f.elemType, path+"/"+f.local, out, onStack)
+		}
+	}
+	delete(onStack, t)
+}
