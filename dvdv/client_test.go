@@ -362,12 +362,14 @@ func TestFailoverOnTechnicalErrors(t *testing.T) {
 		// Go's transport repeats an idempotent request once when a reused
 		// connection closes without an answer, so the drop must persist.
 		{name: "connection dropped", fail: dvdvtest.Failure{Op: dvdv.OpFindServiceDescription, Drop: true, Times: -1}},
-		{name: "timeout", fail: dvdvtest.Failure{Op: dvdv.OpFindServiceDescription, Delay: 2 * time.Second}},
+		{name: "timeout", fail: dvdvtest.Failure{Op: dvdv.OpFindServiceDescription, Delay: 10 * time.Second}},
 		{name: "token endpoint down", fail: dvdvtest.Failure{Op: "token", Status: http.StatusBadGateway}},
 		{name: "connection refused", close: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, envOptions{servers: 2, config: func(c *dvdv.Config) { c.AttemptTimeout = 300 * time.Millisecond }})
+			// Generous enough for a loaded machine; the delayed server holds the
+			// request far longer.
+			e := newEnv(t, envOptions{servers: 2, config: func(c *dvdv.Config) { c.AttemptTimeout = 1500 * time.Millisecond }})
 			if tc.close {
 				e.servers[0].Close()
 			} else {

@@ -16,19 +16,13 @@ import (
 )
 
 // One PKI per test binary: RSA key generation is the slowest thing here.
-var (
-	pkiOnce sync.Once
-	pkiVal  *dvdvtest.PKI
-	pkiErr  error
-)
-
 func testPKI(tb testing.TB) *dvdvtest.PKI {
 	tb.Helper()
-	pkiOnce.Do(func() { pkiVal, pkiErr = dvdvtest.NewPKI() })
-	if pkiErr != nil {
-		tb.Fatal(pkiErr)
+	p, err := dvdvtest.SharedPKI()
+	if err != nil {
+		tb.Fatal(err)
 	}
-	return pkiVal
+	return p
 }
 
 // fakeClock is a clock tests move by hand. It starts at the real time

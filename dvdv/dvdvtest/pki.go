@@ -7,6 +7,7 @@ import (
 	"crypto/x509/pkix"
 	"fmt"
 	"math/big"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -55,6 +56,19 @@ func NewPKI() (*PKI, error) {
 	p := &PKI{CA: ca, caKey: caKey, key: key}
 	p.serial.Store(1)
 	return p, nil
+}
+
+var (
+	sharedOnce sync.Once
+	shared     *PKI
+	sharedErr  error
+)
+
+// SharedPKI returns one PKI per process, made on first use, so that a test
+// binary generates its RSA keys once.
+func SharedPKI() (*PKI, error) {
+	sharedOnce.Do(func() { shared, sharedErr = NewPKI() })
+	return shared, sharedErr
 }
 
 // Key returns the private key of every certificate the PKI issues.
