@@ -179,3 +179,50 @@ func collectCodePaths(t reflect.Type, path string, out map[string]CodeList, onSt
 	}
 	delete(onStack, t)
 }
+
+// FillFixed sets every empty required attribute that has a fixed value in
+// the schema (such as standard="XAusländer" and version="26.11" on the
+// root) to that value, throughout m.
+func FillFixed(m Message) error {
+	rv := reflect.ValueOf(m)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return fmt.Errorf("xsd: nil message")
+	}
+	return fillFixed(rv.Elem())
+}
+
+func fillFixed(v reflect.Value) error {
+	p, err := planOf(v.Type())
+	if err != nil {
+		return err
+	}
+	for _, f := range p.attrs {
+		if f.hasFixed && f.card == cOne && f.val == vString {
+			if fv := v.FieldByIndex(f.index); fv.String() == "" {
+				fv.SetString(f.fixed)
+			}
+		}
+	}
+	for _, f := range p.elems {
+		if f.val != vStruct {
+			continue
+		}
+		fv := v.FieldByIndex(f.index)
+		switch f.card {
+		case cOne:
+			err = fillFixed(fv)
+		case cOpt:
+			if !fv.IsNil() {
+				err = fillFixed(fv.Elem())
+			}
+		case cMany:
+			for i := 0; i < fv.Len() && err == nil; i++ {
+				err = fillFixed(fv.Index(i))
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -135,3 +135,32 @@ func RegisterPrefix(ns, prefix string) {
 		prefixes[ns] = prefix
 	}
 }
+
+// MessageSpec describes one generated message type (a root element).
+type MessageSpec struct {
+	// Code is the message type code from the element name, e.g. "130101"
+	// for OZG.Antrag.130101 or "0010" for rueckweisung.asynchron.0010.
+	Code string
+	// Namespace and Element name the root element.
+	Namespace string
+	Element   string
+	// Title, Autor and Leser come from the schema's appinfo.
+	Title, Autor, Leser string
+	// New returns a new, empty message of this type.
+	New func() Message
+}
+
+// VersionSpec describes a generated package: one XAusländer version and
+// the reply messages generated with it.
+type VersionSpec struct {
+	// Version is the standard version, e.g. "26.11".
+	Version string
+	// Namespace is the XAusländer namespace of the version.
+	Namespace string
+	// Package is the Go package name, e.g. "v2611".
+	Package string
+	// RootXSD is the root schema file, relative to the bundle.
+	RootXSD string
+	// Messages lists the generated message types, ordered by namespace and code.
+	Messages []MessageSpec
+}
