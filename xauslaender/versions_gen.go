@@ -4,8 +4,8 @@
 package xauslaender
 
 import (
-	"github.com/xagw/xagw/xauslaender/xsd"
 	"github.com/xagw/xagw/xauslaender/v2611"
+	"github.com/xagw/xagw/xauslaender/xsd"
 )
 
 // generated lists the generated versions, oldest first.

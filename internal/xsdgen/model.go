@@ -109,15 +109,15 @@ type ElementDecl struct {
 
 // Attribute is an attribute use.
 type Attribute struct {
-	Name     string
-	NS       string // non-empty only for qualified attributes
-	Type     QName
-	Anon     *Type
-	Use      string // "optional", "required", "prohibited"
-	Fixed    *string
-	Default  *string
-	Doc      string
-	where    string
+	Name    string
+	NS      string // non-empty only for qualified attributes
+	Type    QName
+	Anon    *Type
+	Use     string // "optional", "required", "prohibited"
+	Fixed   *string
+	Default *string
+	Doc     string
+	where   string
 }
 
 // Set is a loaded schema set: every document reachable from the roots by

@@ -3,6 +3,7 @@ package xsdgen
 import (
 	"bytes"
 	"fmt"
+	"go/format"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -162,8 +163,12 @@ func GenerateAll(b *schemas.Bundle, outDir, command string) ([]string, error) {
 		fmt.Fprintf(&reg, "\t&%s.Spec,\n", v.Package)
 	}
 	reg.WriteString("}\n")
+	src, err := format.Source(reg.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("xsdgen: versions_gen.go does not format: %w", err)
+	}
 	f := filepath.Join(outDir, "versions_gen.go")
-	if err := writeIfChanged(f, reg.Bytes()); err != nil {
+	if err := writeIfChanged(f, src); err != nil {
 		return nil, err
 	}
 	return append(written, f), nil

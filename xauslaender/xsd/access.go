@@ -84,4 +84,3 @@ func lookup(v reflect.Value, path []string) (reflect.Value, *field, bool) {
 	}
 	return v, cur, cur != nil
 }
-
