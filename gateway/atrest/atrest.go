@@ -78,6 +78,13 @@ func New(current []byte, previous ...[]byte) (*Keyring, error) {
 	return k, nil
 }
 
+// Has reports whether the keyring holds the key with id (so a start can
+// refuse a configuration that lost a key still sealing stored blobs).
+func (k *Keyring) Has(id string) bool {
+	_, ok := k.aeads[id]
+	return ok
+}
+
 // CurrentID is the id of the key Seal uses.
 func (k *Keyring) CurrentID() string { return k.current }
 
