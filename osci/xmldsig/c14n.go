@@ -1,0 +1,281 @@
+package xmldsig
+
+import (
+	"bytes"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/beevik/etree"
+)
+
+// Canonical XML 1.0 (inclusive), as OSCI uses it for SignedInfo and for every
+// element referenced by Id.
+//
+// The input is an element of a parsed document; the output is the canonical
+// form of that element's subtree as a document subset: the namespace
+// declarations in scope from its ancestors are rendered on the apex element,
+// declarations repeated on descendants with the same value are dropped, and
+// xml:* attributes of ancestors are inherited by the apex. This is what the
+// reference (and lxml, Santuario) produce for a same-document reference.
+//
+// Known limit: encoding/xml does not normalise literal tab/CR/LF inside
+// attribute values to spaces (XML 1.0 §3.3.3), so an attribute containing a
+// literal line break canonicalises to &#xA; where a conforming parser yields
+// a space. Such a difference makes a digest fail (never pass); OSCI messages
+// do not contain such attributes.
+
+const (
+	nsXML   = "http://www.w3.org/XML/1998/namespace"
+	nsXMLNS = "http://www.w3.org/2000/xmlns/"
+)
+
+// Canonicalize returns the inclusive C14N 1.0 form (without comments) of el
+// and its descendants, in the namespace context of el's document.
+func Canonicalize(el *etree.Element) []byte {
+	var b bytes.Buffer
+	writeC14N(&b, el, c14nOptions{})
+	return b.Bytes()
+}
+
+type c14nOptions struct {
+	withComments bool
+	exclude      *etree.Element // subtree left out (enveloped-signature transform)
+}
+
+// canonicalWriter is the subset of bytes.Buffer / bufio.Writer used here.
+type canonicalWriter interface {
+	io.Writer
+	WriteString(string) (int, error)
+	WriteByte(byte) error
+}
+
+func writeC14N(w canonicalWriter, el *etree.Element, opt c14nOptions) {
+	scope := inScopeNamespaces(el)
+	rendered := map[string]string{} // nothing rendered above the apex
+	writeElement(w, el, scope, rendered, inheritedXMLAttrs(el), opt)
+}
+
+// inScopeNamespaces returns prefix → URI for the declarations visible at el
+// ("" is the default namespace; an empty URI means undeclared).
+func inScopeNamespaces(el *etree.Element) map[string]string {
+	var chain []*etree.Element
+	for e := el; e != nil; e = e.Parent() {
+		chain = append(chain, e)
+	}
+	scope := map[string]string{}
+	for i := len(chain) - 1; i >= 0; i-- {
+		applyDecls(scope, chain[i])
+	}
+	return scope
+}
+
+func applyDecls(scope map[string]string, e *etree.Element) {
+	for _, a := range e.Attr {
+		if p, ok := nsDeclPrefix(a); ok {
+			scope[p] = a.Value
+		}
+	}
+}
+
+// nsDeclPrefix reports whether a is a namespace declaration and for which
+// prefix ("" for xmlns="...").
+func nsDeclPrefix(a etree.Attr) (string, bool) {
+	if a.Space == "xmlns" {
+		return a.Key, true
+	}
+	if a.Space == "" && a.Key == "xmlns" {
+		return "", true
+	}
+	return "", false
+}
+
+// inheritedXMLAttrs returns the xml:* attributes of el's ancestors that el
+// does not carry itself (the nearest ancestor wins), which inclusive C14N
+// renders on the apex element.
+func inheritedXMLAttrs(el *etree.Element) []etree.Attr {
+	own := map[string]bool{}
+	for _, a := range el.Attr {
+		if a.Space == "xml" {
+			own[a.Key] = true
+		}
+	}
+	var out []etree.Attr
+	for e := el.Parent(); e != nil; e = e.Parent() {
+		for _, a := range e.Attr {
+			if a.Space == "xml" && !own[a.Key] {
+				own[a.Key] = true
+				out = append(out, etree.Attr{Space: a.Space, Key: a.Key, Value: a.Value})
+			}
+		}
+	}
+	return out
+}
+
+type nsNode struct{ prefix, uri string }
+
+type attrNode struct {
+	uri, local, qname, value string
+}
+
+func writeElement(w canonicalWriter, el *etree.Element, parentScope, rendered map[string]string, extra []etree.Attr, opt c14nOptions) {
+	// The element's own scope: the parent's plus its declarations.
+	scope := parentScope
+	hasDecl := false
+	for _, a := range el.Attr {
+		if _, ok := nsDeclPrefix(a); ok {
+			hasDecl = true
+			break
+		}
+	}
+	if hasDecl {
+		scope = make(map[string]string, len(parentScope)+2)
+		for k, v := range parentScope {
+			scope[k] = v
+		}
+		applyDecls(scope, el)
+	}
+
+	// Namespace nodes to render: those whose value differs from what the
+	// nearest rendered ancestor has.
+	var nss []nsNode
+	for p, uri := range scope {
+		if p == "xml" {
+			continue
+		}
+		prev, seen := rendered[p]
+		if p == "" {
+			if uri == "" && prev == "" { // xmlns="" only to undo a rendered default
+				continue
+			}
+			if uri == prev && seen {
+				continue
+			}
+		} else if seen && prev == uri {
+			continue
+		}
+		if p != "" && uri == "" {
+			continue // prefix undeclaration (XML 1.1) has no namespace node
+		}
+		nss = append(nss, nsNode{p, uri})
+	}
+	sort.Slice(nss, func(i, j int) bool { return nss[i].prefix < nss[j].prefix })
+
+	childRendered := rendered
+	if len(nss) > 0 {
+		childRendered = make(map[string]string, len(rendered)+len(nss))
+		for k, v := range rendered {
+			childRendered[k] = v
+		}
+		for _, n := range nss {
+			childRendered[n.prefix] = n.uri
+		}
+	}
+
+	attrs := make([]attrNode, 0, len(el.Attr)+len(extra))
+	addAttr := func(a etree.Attr) {
+		uri := ""
+		switch a.Space {
+		case "":
+		case "xml":
+			uri = nsXML
+		default:
+			uri = scope[a.Space]
+		}
+		q := a.Key
+		if a.Space != "" {
+			q = a.Space + ":" + a.Key
+		}
+		attrs = append(attrs, attrNode{uri, a.Key, q, a.Value})
+	}
+	for _, a := range el.Attr {
+		if _, ok := nsDeclPrefix(a); ok {
+			continue
+		}
+		addAttr(a)
+	}
+	for _, a := range extra {
+		addAttr(a)
+	}
+	sort.SliceStable(attrs, func(i, j int) bool {
+		if attrs[i].uri != attrs[j].uri {
+			return attrs[i].uri < attrs[j].uri
+		}
+		return attrs[i].local < attrs[j].local
+	})
+
+	name := el.Tag
+	if el.Space != "" {
+		name = el.Space + ":" + el.Tag
+	}
+	w.WriteByte('<')
+	w.WriteString(name)
+	for _, n := range nss {
+		if n.prefix == "" {
+			w.WriteString(` xmlns="`)
+		} else {
+			w.WriteString(" xmlns:")
+			w.WriteString(n.prefix)
+			w.WriteString(`="`)
+		}
+		escapeAttr(w, n.uri)
+		w.WriteByte('"')
+	}
+	for _, a := range attrs {
+		w.WriteByte(' ')
+		w.WriteString(a.qname)
+		w.WriteString(`="`)
+		escapeAttr(w, a.value)
+		w.WriteByte('"')
+	}
+	w.WriteByte('>')
+	for _, tok := range el.Child {
+		switch t := tok.(type) {
+		case *etree.Element:
+			if t == opt.exclude {
+				continue
+			}
+			writeElement(w, t, scope, childRendered, nil, opt)
+		case *etree.CharData:
+			escapeText(w, t.Data)
+		case *etree.Comment:
+			if opt.withComments {
+				w.WriteString("<!--")
+				w.WriteString(t.Data)
+				w.WriteString("-->")
+			}
+		case *etree.ProcInst:
+			w.WriteString("<?")
+			w.WriteString(t.Target)
+			if t.Inst != "" {
+				w.WriteByte(' ')
+				w.WriteString(t.Inst)
+			}
+			w.WriteString("?>")
+		}
+	}
+	w.WriteString("</")
+	w.WriteString(name)
+	w.WriteByte('>')
+}
+
+var (
+	textEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "\r", "&#xD;")
+	attrEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", `"`, "&quot;", "\t", "&#x9;", "\n", "&#xA;", "\r", "&#xD;")
+)
+
+func escapeText(w canonicalWriter, s string) {
+	if !strings.ContainsAny(s, "&<>\r") {
+		w.WriteString(s)
+		return
+	}
+	textEscaper.WriteString(w, s)
+}
+
+func escapeAttr(w canonicalWriter, s string) {
+	if !strings.ContainsAny(s, "&<\"\t\n\r") {
+		w.WriteString(s)
+		return
+	}
+	attrEscaper.WriteString(w, s)
+}

@@ -1,0 +1,299 @@
+package xmldsig
+
+import (
+	"bufio"
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/asn1"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"strings"
+
+	"github.com/beevik/etree"
+)
+
+// Reference is one item to be signed.
+type Reference struct {
+	// URI as it appears in ds:Reference: "#<Id>" for an element,
+	// "cid:<Content-ID>" for an attachment. Empty with Element set means
+	// "#" + the element's Id attribute.
+	URI string
+	// Element is what a "#Id" reference covers; it must carry that Id and
+	// belong to the same document as the signature.
+	Element *etree.Element
+	// Data yields the bytes a "cid:" reference covers: the part body as
+	// transmitted for an OSCI ClientSignature, the plaintext for a
+	// ContentContainer signature. It is read once, streaming.
+	Data io.Reader
+	// Transforms; nil means [C14N10] for elements and none for attachments.
+	// Use []string{TransformBase64} for osci:Base64Content.
+	Transforms []string
+	// DigestMethod; "" means the Signer's.
+	DigestMethod string
+}
+
+// Signer creates ds:Signature elements.
+type Signer struct {
+	// Key signs; an HSM key fits as any crypto.Signer.
+	Key crypto.Signer
+	// SignatureMethod defaults to RSASHA256 for RSA keys and ECDSASHA256
+	// for EC keys. RSASHA512, RSAPSSSHA256 (and the other PSS, RSA and ECDSA
+	// URIs) are accepted; SHA-1 and MD5 never are.
+	SignatureMethod string
+	// DigestMethod for the references, default DigestSHA256.
+	DigestMethod string
+	// Rand is the randomness for PSS and ECDSA (default crypto/rand).
+	Rand io.Reader
+}
+
+// Sign computes the digests of refs (in the given order), appends a
+// ds:Signature to parent in the layout of the OSCI reference implementation
+// (one line per SignedInfo element, SignatureValue in 76-character lines),
+// signs the canonical SignedInfo in place and returns the Signature element.
+// keyInfo, if not nil, is appended as the Signature's ds:KeyInfo (see
+// [RetrievalMethodKeyInfo]).
+//
+// The digests are taken before the Signature is inserted, so a reference
+// may not cover the signature's own position unless it uses the
+// enveloped-signature transform. When the document is serialised with
+// etree, set WriteSettings.CanonicalEndTags to write empty elements as the
+// reference does (<a></a>); either form verifies.
+func (s *Signer) Sign(parent *etree.Element, refs []Reference, keyInfo *etree.Element) (*etree.Element, error) {
+	if s.Key == nil {
+		return nil, errorf(ErrKey, "", "no signing key")
+	}
+	if len(refs) == 0 {
+		return nil, errorf(ErrMalformed, "", "nothing to sign")
+	}
+	method := s.SignatureMethod
+	if method == "" {
+		method = RSASHA256
+		if _, ok := s.Key.Public().(*ecdsa.PublicKey); ok {
+			method = ECDSASHA256
+		}
+	}
+	salg, err := signatureMethod(method, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkKeyFamily(s.Key.Public(), *salg, method); err != nil {
+		return nil, err
+	}
+	idx, err := NewIDIndex(documentRoot(parent))
+	if err != nil {
+		return nil, err
+	}
+
+	type done struct {
+		uri, digestMethod string
+		transforms        []string
+		digest            []byte
+	}
+	var digests []done
+	for i, r := range refs {
+		dm := r.DigestMethod
+		if dm == "" {
+			dm = s.DigestMethod
+		}
+		if dm == "" {
+			dm = DigestSHA256
+		}
+		h, err := digestMethod(dm, r.URI, false)
+		if err != nil {
+			return nil, err
+		}
+		d := h.New()
+		uri, transforms, err := digestForSigning(d, r, parent, idx)
+		if err != nil {
+			return nil, fmt.Errorf("reference %d: %w", i+1, err)
+		}
+		digests = append(digests, done{uri, dm, transforms, d.Sum(nil)})
+	}
+
+	sig := etree.NewElement("ds:Signature")
+	if inScopeNamespaces(parent)["ds"] != NamespaceDSig {
+		sig.CreateAttr("xmlns:ds", NamespaceDSig)
+	}
+	parent.AddChild(sig)
+	si := sig.CreateElement("ds:SignedInfo")
+	si.CreateText("\n")
+	algElem(si, "ds:CanonicalizationMethod", C14N10)
+	algElem(si, "ds:SignatureMethod", method)
+	for _, d := range digests {
+		r := si.CreateElement("ds:Reference")
+		r.CreateAttr("URI", d.uri)
+		r.CreateText("\n")
+		if len(d.transforms) > 0 {
+			ts := r.CreateElement("ds:Transforms")
+			ts.CreateText("\n")
+			for _, t := range d.transforms {
+				algElem(ts, "ds:Transform", t)
+			}
+			r.CreateText("\n")
+		}
+		algElem(r, "ds:DigestMethod", d.digestMethod)
+		r.CreateElement("ds:DigestValue").SetText(base64.StdEncoding.EncodeToString(d.digest))
+		r.CreateText("\n")
+		si.CreateText("\n")
+	}
+
+	var buf bytes.Buffer
+	writeC14N(&buf, si, c14nOptions{})
+	h := salg.hash.New()
+	h.Write(buf.Bytes())
+	value, err := s.signDigest(h.Sum(nil), *salg)
+	if err != nil {
+		parent.RemoveChild(sig)
+		return nil, err
+	}
+	sig.CreateElement("ds:SignatureValue").SetText(wrap76(base64.StdEncoding.EncodeToString(value)))
+	if keyInfo != nil {
+		sig.AddChild(keyInfo)
+	}
+	return sig, nil
+}
+
+func algElem(parent *etree.Element, tag, alg string) {
+	parent.CreateElement(tag).CreateAttr("Algorithm", alg)
+	parent.CreateText("\n")
+}
+
+func digestForSigning(d io.Writer, r Reference, parent *etree.Element, idx *IDIndex) (uri string, transforms []string, err error) {
+	transforms = r.Transforms
+	switch {
+	case r.Element != nil:
+		if r.Data != nil {
+			return "", nil, errorf(ErrMalformed, r.URI, "reference has both Element and Data")
+		}
+		id := r.Element.SelectAttrValue("Id", "")
+		uri = r.URI
+		if uri == "" {
+			if id == "" {
+				return "", nil, errorf(ErrUnresolved, "", "element %s has no Id attribute", r.Element.GetPath())
+			}
+			uri = "#" + id
+		}
+		if uri != "#"+id || idx.Lookup(id) != r.Element {
+			return "", nil, errorf(ErrUnresolved, uri, "does not resolve to the given element in the signature's document")
+		}
+		if transforms == nil {
+			transforms = []string{C14N10}
+		}
+		switch {
+		case len(transforms) == 1 && transforms[0] == TransformBase64:
+			data, err := decodeBase64(textContent(r.Element))
+			if err != nil {
+				return "", nil, errorf(ErrMalformed, uri, "base64 content: %v", err)
+			}
+			d.Write(data)
+			return uri, transforms, nil
+		case len(transforms) == 1 && (transforms[0] == C14N10 || transforms[0] == C14N10WithComments):
+			for e := parent; e != nil; e = e.Parent() {
+				if e == r.Element {
+					return "", nil, errorf(ErrMalformed, uri, "covers the signature's own position; add the enveloped-signature transform")
+				}
+			}
+			bw := bufio.NewWriterSize(d, 32<<10)
+			writeC14N(bw, r.Element, c14nOptions{withComments: transforms[0] == C14N10WithComments})
+			return uri, transforms, bw.Flush()
+		case len(transforms) == 2 && transforms[0] == TransformEnveloped && transforms[1] == C14N10:
+			// The signature does not exist yet; excluding it is implicit.
+			bw := bufio.NewWriterSize(d, 32<<10)
+			writeC14N(bw, r.Element, c14nOptions{})
+			return uri, transforms, bw.Flush()
+		}
+		return "", nil, errorf(ErrUnsupported, uri, "transform chain %v", transforms)
+	case r.Data != nil:
+		if r.URI == "" || !strings.HasPrefix(strings.ToLower(r.URI), "cid:") {
+			return "", nil, errorf(ErrUnsupported, r.URI, "data references need a cid: URI")
+		}
+		if _, err := contentIDFromURL(r.URI); err != nil {
+			return "", nil, errorf(ErrMalformed, r.URI, "%v", err)
+		}
+		var src = r.Data
+		switch {
+		case len(transforms) == 0:
+		case len(transforms) == 1 && transforms[0] == TransformBase64:
+			src = base64.NewDecoder(base64.StdEncoding, &whitespaceFilter{r: r.Data})
+		default:
+			return "", nil, errorf(ErrUnsupported, r.URI, "transform chain %v on an attachment", transforms)
+		}
+		if _, err := io.Copy(d, src); err != nil {
+			return "", nil, fmt.Errorf("xmldsig: reading %s: %w", r.URI, err)
+		}
+		return r.URI, transforms, nil
+	}
+	return "", nil, errorf(ErrMalformed, r.URI, "reference has neither Element nor Data")
+}
+
+func checkKeyFamily(pub crypto.PublicKey, alg signatureAlg, method string) error {
+	switch pub.(type) {
+	case *rsa.PublicKey:
+		if alg.family == familyRSA || alg.family == familyRSAPSS {
+			return nil
+		}
+	case *ecdsa.PublicKey:
+		if alg.family == familyECDSA {
+			return nil
+		}
+	}
+	return errorf(ErrKey, "", "%T cannot make %s signatures", pub, method)
+}
+
+func (s *Signer) signDigest(digest []byte, alg signatureAlg) ([]byte, error) {
+	rnd := s.Rand
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	var opts crypto.SignerOpts = alg.hash
+	if alg.family == familyRSAPSS {
+		opts = &rsa.PSSOptions{SaltLength: alg.hash.Size(), Hash: alg.hash}
+	}
+	sig, err := s.Key.Sign(rnd, digest, opts)
+	if err != nil {
+		return nil, fmt.Errorf("xmldsig: signing: %w", err)
+	}
+	if alg.family != familyECDSA {
+		return sig, nil
+	}
+	// XML-DSig wants r‖s, each as wide as the curve order; crypto.Signer
+	// gives ASN.1.
+	var rs struct{ R, S *big.Int }
+	if rest, err := asn1.Unmarshal(sig, &rs); err != nil || len(rest) != 0 {
+		return nil, errors.New("xmldsig: signer returned a malformed ECDSA signature")
+	}
+	size := (s.Key.Public().(*ecdsa.PublicKey).Curve.Params().BitSize + 7) / 8
+	out := make([]byte, 2*size)
+	rs.R.FillBytes(out[:size])
+	rs.S.FillBytes(out[size:])
+	return out, nil
+}
+
+// wrap76 breaks base64 text into 76-character lines, each ended by LF, as
+// the reference implementation writes ds:SignatureValue.
+func wrap76(s string) string {
+	var b strings.Builder
+	for len(s) > 76 {
+		b.WriteString(s[:76])
+		b.WriteByte('\n')
+		s = s[76:]
+	}
+	b.WriteString(s)
+	b.WriteByte('\n')
+	return b.String()
+}
+
+// RetrievalMethodKeyInfo returns <ds:KeyInfo><ds:RetrievalMethod URI="uri"/>
+// </ds:KeyInfo>, how OSCI points from a signature to the signer's
+// certificate element ("#originator_signature_…").
+func RetrievalMethodKeyInfo(uri string) *etree.Element {
+	ki := etree.NewElement("ds:KeyInfo")
+	ki.CreateElement("ds:RetrievalMethod").CreateAttr("URI", uri)
+	return ki
+}
