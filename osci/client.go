@@ -1,0 +1,290 @@
+package osci
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/xagw/xagw/osci/keystore"
+)
+
+// Config configures a Client.
+type Config struct {
+	// URL is the intermediary's endpoint.
+	URL string
+	// IntermediaryCipher is the intermediary's cipher certificate (from the
+	// DVDV): requests are transport-encrypted to it.
+	IntermediaryCipher *x509.Certificate
+	// IntermediarySignature, if set, is the only certificate accepted for
+	// the SupplierSignature of responses. Without it the signer must pass
+	// Policy.
+	IntermediarySignature *x509.Certificate
+	// Signer signs requests (ClientSignature) and content containers.
+	Signer *keystore.Identity
+	// Cipher is our cipher identity: responses are transport-encrypted to
+	// it and content addressed to us is decrypted with it.
+	Cipher *keystore.Identity
+	// Policy checks the certificates of the intermediary and of content
+	// signers. Required unless IntermediarySignature pins the intermediary.
+	Policy *keystore.Policy
+	// SignatureMethod is the XML-DSig method ("" = rsa-sha256).
+	SignatureMethod string
+	// PlainTransport sends requests without transport encryption. Only for
+	// tests against intermediaries that do not decrypt; never in production.
+	PlainTransport bool
+	// HTTPClient performs the requests (default: a client with a 5-minute
+	// timeout). Context cancellation always applies.
+	HTTPClient *http.Client
+	// Languages is DesiredLanguages ("de" by default).
+	Languages string
+	// SpoolDir holds large attachments of responses (encrypted, temporary).
+	SpoolDir string
+	// Logger receives one structured line per exchange (no bodies, no
+	// personal data). Default: slog.Default().
+	Logger *slog.Logger
+	// Now is the clock (tests).
+	Now func() time.Time
+}
+
+// Client talks OSCI 1.2 to one intermediary. It is safe for concurrent use:
+// orders in implicit dialogs run independently; an explicit dialog
+// (Session) serialises its own orders.
+type Client struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// NewClient checks cfg and returns a Client.
+func NewClient(cfg Config) (*Client, error) {
+	switch {
+	case cfg.URL == "":
+		return nil, errors.New("osci: Config.URL is empty")
+	case cfg.Signer == nil || cfg.Signer.Certificate == nil || cfg.Signer.Key == nil:
+		return nil, errors.New("osci: Config.Signer needs a certificate and a key")
+	case cfg.Cipher == nil || cfg.Cipher.Certificate == nil || cfg.Cipher.Key == nil:
+		return nil, errors.New("osci: Config.Cipher needs a certificate and a key")
+	case cfg.IntermediaryCipher == nil && !cfg.PlainTransport:
+		return nil, errors.New("osci: Config.IntermediaryCipher is required for transport encryption")
+	case cfg.IntermediarySignature == nil && cfg.Policy == nil:
+		return nil, errors.New("osci: set Config.IntermediarySignature or Config.Policy: responses must be verifiable")
+	}
+	if _, err := cfg.Cipher.Decrypter(); err != nil {
+		return nil, fmt.Errorf("osci: Config.Cipher: %w", err)
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 5 * time.Minute}
+	}
+	if cfg.Languages == "" {
+		cfg.Languages = "de"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Client{cfg: cfg, log: log.With("component", "osci.client")}, nil
+}
+
+// originatorCerts returns the certificate entries that identify us.
+func (c *Client) originatorCerts(withCipher bool) []CertEntry {
+	var out []CertEntry
+	if withCipher {
+		out = append(out, CertEntry{CipherCertificateOriginator, CertID("originator", "cipher", c.cfg.Cipher.Certificate), c.cfg.Cipher.Certificate})
+	}
+	return append(out, CertEntry{SignatureCertificateOriginator, c.signerCertID(), c.cfg.Signer.Certificate})
+}
+
+func (c *Client) signerCertID() string { return CertID("originator", "signature", c.cfg.Signer.Certificate) }
+
+func (c *Client) signing() *Signing {
+	return &Signing{Identity: c.cfg.Signer, Method: c.cfg.SignatureMethod}
+}
+
+// request is one order on its way.
+type request struct {
+	msg     *Message
+	content *builtContent // nil for orders without content
+}
+
+// exchange sends one order within dialog d (nil = implicit) and returns the
+// verified, decrypted response. Feedback errors are returned as
+// *FeedbackError together with the opened response.
+func (c *Client) exchange(ctx context.Context, d *Dialog, req *request) (*Opened, error) {
+	m := req.msg
+	m.Languages = c.cfg.Languages
+	if m.Features == nil {
+		m.Features = &FeatureDescription{Features: DefaultFeatures}
+	}
+	if d != nil && d.explicit {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		cb, err := d.nextRequest(m.Type)
+		if err != nil {
+			return nil, err
+		}
+		m.ControlBlock = cb
+	} else if m.Type != TypeInitDialog {
+		if m.Type.NeedsExplicitDialog() {
+			return nil, fmt.Errorf("osci: %s needs an explicit dialog", m.Type)
+		}
+		m.ControlBlock = implicitRequest(m.Type)
+	}
+	in := sealInput{msg: m, role: signerRole{block: "ClientSignature", certRef: c.signerCertID()}, signing: c.signing(), spoolDir: c.cfg.SpoolDir}
+	if req.content != nil {
+		in.content, in.attachments, in.closers = req.content.xml, req.content.attachments, req.content.closers
+		req.content.closers = nil
+	}
+	if !c.cfg.PlainTransport {
+		in.transportTo = c.cfg.IntermediaryCipher
+	}
+	out, err := seal(in)
+	if err != nil {
+		return nil, err
+	}
+	defer out.Close()
+
+	start := c.cfg.Now()
+	resp, err := c.post(ctx, out)
+	attrs := []any{"type", m.Type.String(), "duration", time.Since(start).Round(time.Millisecond)}
+	if m.MessageID != "" {
+		attrs = append(attrs, "message_id", m.MessageID)
+	}
+	if err != nil {
+		c.log.WarnContext(ctx, "osci exchange failed", append(attrs, "error", err)...)
+		return nil, err
+	}
+	defer resp.Body.Close()
+	o, err := Open(resp.Body, OpenOptions{
+		Keys:     []*keystore.Identity{c.cfg.Cipher},
+		Policy:   c.cfg.Policy,
+		Signer:   c.cfg.IntermediarySignature,
+		SpoolDir: c.cfg.SpoolDir,
+	})
+	if o != nil && o.Type == TypeFault && o.Fault != nil {
+		c.log.WarnContext(ctx, "osci fault", append(attrs, "code", o.Fault.Code())...)
+		o.Close()
+		return nil, o.Fault
+	}
+	if err != nil {
+		if o != nil {
+			o.Close()
+		}
+		c.log.WarnContext(ctx, "osci response rejected", append(attrs, "error", err)...)
+		return nil, fmt.Errorf("osci: response to %s: %w", m.Type, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		o.Close()
+		return nil, &HTTPError{Status: resp.StatusCode}
+	}
+	if err := c.checkResponse(d, m, out, o); err != nil {
+		o.Close()
+		c.log.WarnContext(ctx, "osci response rejected", append(attrs, "error", err)...)
+		return nil, err
+	}
+	attrs = append(attrs, "feedback", feedbackCodes(o.Feedback))
+	if err := o.Feedback.Err(); err != nil {
+		c.log.WarnContext(ctx, "osci order failed", attrs...)
+		return o, err
+	}
+	c.log.InfoContext(ctx, "osci exchange", attrs...)
+	return o, nil
+}
+
+func feedbackCodes(f Feedback) string {
+	var b bytes.Buffer
+	for i, e := range f {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(string(e.Code))
+	}
+	return b.String()
+}
+
+// checkResponse makes sure the response answers this request: the right
+// type, the ControlBlock (challenge echo, conversation, sequence), and
+// transport encryption when the request was encrypted.
+func (c *Client) checkResponse(d *Dialog, m *Message, out *Outgoing, o *Opened) error {
+	if o.Type != m.Type.Response() {
+		return fmt.Errorf("osci: %s answered with %s", m.Type, o.Type)
+	}
+	if out.TransportEncrypted && o.Transport == nil {
+		return fmt.Errorf("osci: response to a transport-encrypted %s is not encrypted", m.Type)
+	}
+	conv := ""
+	if d != nil && d.explicit {
+		conv = d.convID
+	}
+	if err := checkResponse(o.Type, m.ControlBlock, o.ControlBlock, conv); err != nil {
+		return err
+	}
+	if d != nil && d.explicit {
+		d.advance(o.ControlBlock)
+	}
+	return nil
+}
+
+// HTTPError is an HTTP status other than 200 without an OSCI fault body.
+type HTTPError struct{ Status int }
+
+func (e *HTTPError) Error() string { return fmt.Sprintf("osci: intermediary answered HTTP %d", e.Status) }
+
+// Retryable: server-side and throttling statuses are.
+func (e *HTTPError) Retryable() bool {
+	return e.Status >= 500 || e.Status == http.StatusTooManyRequests || e.Status == http.StatusRequestTimeout
+}
+
+// post sends out to the intermediary. OSCI bodies are complete MIME
+// entities; the HTTP Content-Type is text/xml as the reference sends it.
+func (c *Client) post(ctx context.Context, out *Outgoing) (*http.Response, error) {
+	return postOSCI(ctx, c.cfg.HTTPClient, c.cfg.URL, out)
+}
+
+func postOSCI(ctx context.Context, hc *http.Client, url string, out *Outgoing) (*http.Response, error) {
+	n, err := out.Len()
+	if err != nil {
+		return nil, err
+	}
+	body, err := out.Reader()
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, body)
+	if err != nil {
+		return nil, err
+	}
+	req.ContentLength = n
+	req.GetBody = func() (io.ReadCloser, error) {
+		r, err := out.Reader()
+		if err != nil {
+			return nil, err
+		}
+		return io.NopCloser(r), nil
+	}
+	req.Header.Set("Content-Type", "text/xml")
+	req.Header.Set("Cache-Control", "no-cache")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, &TransportError{Err: err}
+	}
+	return resp, nil
+}
+
+// TransportError is a network failure (connection refused, timeout, reset).
+// Whether the intermediary processed the order is unknown: for storeDelivery
+// ask the process card before resending.
+type TransportError struct{ Err error }
+
+func (e *TransportError) Error() string { return "osci: transport: " + e.Err.Error() }
+func (e *TransportError) Unwrap() error { return e.Err }
+
+// Retryable is true unless the context was cancelled by the caller.
+func (e *TransportError) Retryable() bool { return !errors.Is(e.Err, context.Canceled) }
