@@ -120,11 +120,14 @@ func (d *Directory) Reload() error {
 	if d.path == "" {
 		return errors.New("dvdvfile: directory was not loaded from a file")
 	}
-	data, err := os.ReadFile(d.path)
+	st, err := os.Stat(d.path)
 	if err != nil {
 		return d.setReloadErr(fmt.Errorf("dvdvfile: %w", err))
 	}
-	st, err := os.Stat(d.path)
+	if !st.Mode().IsRegular() || st.Size() > maxFile {
+		return d.setReloadErr(fmt.Errorf("dvdvfile: %s is not a regular file of at most %d bytes", d.path, maxFile))
+	}
+	data, err := os.ReadFile(d.path)
 	if err != nil {
 		return d.setReloadErr(fmt.Errorf("dvdvfile: %w", err))
 	}
@@ -375,6 +378,13 @@ func (r *resolver) build(f *File) (*snapshot, error) {
 	return s, nil
 }
 
+// Size limits: a directory file is written by hand or by the gateway and
+// stays small; certificates are a few KiB.
+const (
+	maxFile     = 64 << 20
+	maxCertFile = 1 << 20
+)
+
 // cert resolves a certificate reference into a directory record.
 func (r *resolver) cert(ref *CertRef) (*dvdv.Certificate, error) {
 	if ref == nil || (ref.PEM == "" && ref.File == "") {
@@ -390,13 +400,19 @@ func (r *resolver) cert(ref *CertRef) (*dvdv.Certificate, error) {
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(r.base, p)
 		}
-		var err error
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		// Refuse devices and pipes (a path like /dev/zero would never end)
+		// and anything far larger than a certificate.
+		if !st.Mode().IsRegular() || st.Size() > maxCertFile {
+			return nil, fmt.Errorf("file %s is not a regular file of at most %d bytes", ref.File, maxCertFile)
+		}
 		if data, err = os.ReadFile(p); err != nil {
 			return nil, err
 		}
-		if st, err := os.Stat(p); err == nil {
-			r.stamps[p] = fileStamp{st.ModTime(), st.Size()}
-		}
+		r.stamps[p] = fileStamp{st.ModTime(), st.Size()}
 		src = "file " + ref.File
 	}
 	block, _ := pem.Decode(data)
