@@ -102,7 +102,9 @@ func (c *Client) originatorCerts(withCipher bool) []CertEntry {
 	return append(out, CertEntry{SignatureCertificateOriginator, c.signerCertID(), c.cfg.Signer.Certificate})
 }
 
-func (c *Client) signerCertID() string { return CertID("originator", "signature", c.cfg.Signer.Certificate) }
+func (c *Client) signerCertID() string {
+	return CertID("originator", "signature", c.cfg.Signer.Certificate)
+}
 
 func (c *Client) signing() *Signing {
 	return &Signing{Identity: c.cfg.Signer, Method: c.cfg.SignatureMethod}
@@ -235,7 +237,9 @@ func (c *Client) checkResponse(d *Dialog, m *Message, out *Outgoing, o *Opened) 
 // HTTPError is an HTTP status other than 200 without an OSCI fault body.
 type HTTPError struct{ Status int }
 
-func (e *HTTPError) Error() string { return fmt.Sprintf("osci: intermediary answered HTTP %d", e.Status) }
+func (e *HTTPError) Error() string {
+	return fmt.Sprintf("osci: intermediary answered HTTP %d", e.Status)
+}
 
 // Retryable: server-side and throttling statuses are.
 func (e *HTTPError) Retryable() bool {

@@ -24,7 +24,9 @@ func (o *Opened) decryptTransport(env *Envelope, mr *wire.Reader, opts OpenOptio
 func decryptContainer(ed *etree.Element, m *Message, keys []*keystore.Identity) ([]byte, *x509.Certificate, []string, error) {
 	return nil, nil, nil, errNoKey
 }
-func decryptAttachment(ed *etree.Element, o *Opened, opts OpenOptions) (string, error) { return "", errPending }
+func decryptAttachment(ed *etree.Element, o *Opened, opts OpenOptions) (string, error) {
+	return "", errPending
+}
 func transportEncrypt(inner *wire.Message, to *x509.Certificate, spoolDir string) (func() []wire.PartSource, []io.Closer, error) {
 	return nil, nil, errPending
 }
