@@ -152,7 +152,7 @@ func (s *Signer) Sign(parent *etree.Element, refs []Reference, keyInfo *etree.El
 		parent.RemoveChild(sig)
 		return nil, err
 	}
-	sig.CreateElement("ds:SignatureValue").SetText(wrap76(base64.StdEncoding.EncodeToString(value)))
+	sig.CreateElement("ds:SignatureValue").SetText(EncodeBase64Lines(value))
 	if keyInfo != nil {
 		sig.AddChild(keyInfo)
 	}
@@ -275,18 +275,21 @@ func (s *Signer) signDigest(digest []byte, alg signatureAlg) ([]byte, error) {
 	return out, nil
 }
 
-// wrap76 breaks base64 text into 76-character lines, each ended by LF, as
-// the reference implementation writes ds:SignatureValue.
-func wrap76(s string) string {
-	var b strings.Builder
-	for len(s) > 76 {
-		b.WriteString(s[:76])
-		b.WriteByte('\n')
+// EncodeBase64Lines encodes b as the reference implementation writes
+// base64 element content (SignatureValue, X509Certificate, CipherValue,
+// Base64Content): 76-character lines, each complete line followed by LF
+// (so a value whose length is a multiple of 76 ends with LF, others do not).
+func EncodeBase64Lines(b []byte) string {
+	s := base64.StdEncoding.EncodeToString(b)
+	var out strings.Builder
+	out.Grow(len(s) + len(s)/76)
+	for len(s) >= 76 {
+		out.WriteString(s[:76])
+		out.WriteByte('\n')
 		s = s[76:]
 	}
-	b.WriteString(s)
-	b.WriteByte('\n')
-	return b.String()
+	out.WriteString(s)
+	return out.String()
 }
 
 // RetrievalMethodKeyInfo returns <ds:KeyInfo><ds:RetrievalMethod URI="uri"/>

@@ -185,9 +185,10 @@ func TestSignedInfoLayout(t *testing.T) {
 	if !strings.Contains(out, "<ds:Reference URI=\"cid:attachment-a.txt\">\n<ds:DigestMethod") {
 		t.Error("cid: reference should have no Transforms")
 	}
+	// 256 bytes → 344 characters: four full lines and a last one of 40.
 	sv := doc.FindElement("//osci:ClientSignature//ds:SignatureValue").Text()
 	lines := strings.Split(sv, "\n")
-	if len(lines) != 6 || len(lines[0]) != 76 || lines[5] != "" {
+	if len(lines) != 5 || len(lines[0]) != 76 || len(lines[4]) != 40 {
 		t.Errorf("SignatureValue lines %q", lines)
 	}
 }
@@ -327,6 +328,24 @@ func TestECDSASignatureEncoding(t *testing.T) {
 	clientSignature(t, doc).FindElement("./ds:SignatureValue").SetText(base64.StdEncoding.EncodeToString(der))
 	if err := verifyEnvelope(t, doc, eks["P-521"].Public(), false); !errors.Is(err, ErrSignatureInvalid) {
 		t.Errorf("DER ECDSA value: %v", err)
+	}
+}
+
+// The line rule reproduces the captures: 512-byte signature values (684
+// characters) end with LF, 1218-byte cipher values (1624 characters) and
+// certificates do not.
+func TestEncodeBase64LinesMatchesCaptures(t *testing.T) {
+	c := freshCapture(t, "storeDelivery-a.plain")
+	for _, path := range []string{"//ds:SignatureValue", "//ds:X509Certificate", "//xenc:CipherValue", "//osci:Base64Content"} {
+		for _, el := range c.doc.FindElements(path) {
+			raw, err := decodeBase64(el.Text())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := EncodeBase64Lines(raw); got != el.Text() {
+				t.Errorf("%s: re-encoded text differs", path)
+			}
+		}
 	}
 }
 
