@@ -57,6 +57,8 @@ type Message struct {
 
 	TypeCode        string // nachrichtentyp code, e.g. "130101"
 	Version         string // standard version, e.g. "26.11"
+	Namespace       string // root element namespace
+	Element         string // root element local name, e.g. "OZG.Antrag.130101"
 	MessageUUID     string // identifikation.nachricht/nachrichtenUUID
 	ApplicationID   string // antragsidentifikation, if the message has one
 	TriggerUUID     string // ausloeserUUID: the message this one answers, if any

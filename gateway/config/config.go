@@ -62,9 +62,12 @@ type Config struct {
 	Delivery   Delivery   `yaml:"delivery"`
 	Replies    Replies    `yaml:"replies"`
 	Transport  Transport  `yaml:"transport"`
-	Clients    []Client   `yaml:"clients"`
-	Tenants    []Tenant   `yaml:"tenants"`
-	Webhooks   []Webhook  `yaml:"webhooks"`
+	// Sender is the online service's identity, which fills the
+	// Nachrichtenkopf of applications posted as JSON.
+	Sender   Sender    `yaml:"sender"`
+	Clients  []Client  `yaml:"clients"`
+	Tenants  []Tenant  `yaml:"tenants"`
+	Webhooks []Webhook `yaml:"webhooks"`
 }
 
 // Log settings.
@@ -172,6 +175,26 @@ type Transport struct {
 	// DirectoryFile is a file-backed DVDV directory (dvdv package format).
 	DirectoryFile string `yaml:"directory_file"`
 }
+
+// Sender identifies the online service (Eingabeverfahren) in the frame of
+// messages the gateway builds from JSON. Without it JSON applications are
+// refused (XML messages carry their own frame).
+type Sender struct {
+	Produkt           string `yaml:"produkt"`
+	Produkthersteller string `yaml:"produkthersteller"`
+	Produktversion    string `yaml:"produktversion"`
+	Test              bool   `yaml:"test"`
+	Kennung           string `yaml:"kennung"` // Behördenkennung, e.g. "ozgev:000000000001"
+	Name              string `yaml:"name"`
+	Email             string `yaml:"email"` // reachability (code list erreichbarkeit: 01 E-Mail)
+	Strasse           string `yaml:"strasse"`
+	Hausnummer        string `yaml:"hausnummer"`
+	Postleitzahl      string `yaml:"postleitzahl"`
+	Ort               string `yaml:"ort"`
+}
+
+// Configured reports whether a sender identity is given.
+func (s Sender) Configured() bool { return s.Kennung != "" }
 
 // Client is an API client. Give one credential: a token (as SHA-256 hash,
 // or as a file/environment variable holding the token) or a client
@@ -388,6 +411,14 @@ func (c *Config) validate(getenv func(string) string) error {
 		bad("transport.mode %q: want embedded, osci or none", c.Transport.Mode)
 	}
 
+	if c.Sender.Configured() {
+		for name, v := range map[string]string{"produkt": c.Sender.Produkt, "produkthersteller": c.Sender.Produkthersteller, "name": c.Sender.Name,
+			"email": c.Sender.Email, "postleitzahl": c.Sender.Postleitzahl, "ort": c.Sender.Ort, "strasse": c.Sender.Strasse} {
+			if strings.TrimSpace(v) == "" {
+				bad("sender.%s is required when sender.kennung is set", name)
+			}
+		}
+	}
 	seen := map[string]bool{}
 	for i, cl := range c.Clients {
 		where := fmt.Sprintf("clients[%d]", i)

@@ -190,6 +190,9 @@ func (o *Outbox) Submit(ctx context.Context, s Submission) (*Result, error) {
 		return nil, err
 	}
 	recipient := msg.ReaderKey
+	if i := strings.LastIndexByte(recipient, ':'); i >= 0 {
+		recipient = recipient[i+1:] // Behördenkennung "abh:000100" → ABH key
+	}
 	if s.Recipient != nil {
 		if msg.ReaderKey != "" && !SameAuthority(msg.ReaderKey, s.Recipient.Key) {
 			o.m.rejected.Inc("invalid")

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/xagw/xagw/gateway"
@@ -29,20 +30,27 @@ const EventReplyReceived = "reply.received"
 
 // Kinds of replies by XAusländer message type code.
 var kinds = map[string]string{
-	"130102":       "rueckkanal_frage",
-	"130104":       "statusmeldung",
-	"130105":       "terminmitteilung",
-	"130107":       "ruecknahme_reaktion",
-	"130109":       "unzustaendig",
-	"130110":       "beabsichtigte_ablehnung",
-	"quittung":     "quittung",
-	"rueckweisung": "rueckweisung",
+	"130102": "rueckkanal_frage",
+	"130104": "statusmeldung",
+	"130105": "terminmitteilung",
+	"130107": "ruecknahme_reaktion",
+	"130109": "unzustaendig",
+	"130110": "beabsichtigte_ablehnung",
 }
 
-// Kind names the reply kind of a type code ("other" if unknown).
-func Kind(typeCode string) string {
-	if k, ok := kinds[typeCode]; ok {
+// Kind names the reply kind of a message by its type code, or for the
+// XInneres replies that have no OZG code by its root element and namespace
+// ("other" if unknown).
+func Kind(m *gateway.Message) string {
+	if k, ok := kinds[m.TypeCode]; ok {
 		return k
+	}
+	el, ns := strings.ToLower(m.Element), strings.ToLower(m.Namespace)
+	switch {
+	case strings.Contains(el, "rueckweisung") || strings.Contains(ns, "rueckweisung"):
+		return "rueckweisung"
+	case strings.Contains(el, "quittung") || strings.Contains(ns, "quittung"):
+		return "quittung"
 	}
 	return "other"
 }
@@ -161,7 +169,7 @@ func (p *Poller) Ingest(ctx context.Context, in gateway.Incoming) (bool, error) 
 		it.Kind = store.KindUnparseable
 		it.Problem = err.Error()
 	} else {
-		it.Kind = Kind(msg.TypeCode)
+		it.Kind = Kind(msg)
 		it.TypeCode, it.MessageUUID, it.TriggerUUID = msg.TypeCode, msg.MessageUUID, msg.TriggerUUID
 		it.ApplicationID, it.AuthorKey = msg.ApplicationID, msg.AuthorKey
 		if orig, err := p.link(ctx, msg); err == nil {
