@@ -36,7 +36,7 @@ type Options struct {
 	// TokenLifetime is the lifetime of issued tokens (default 1 hour).
 	TokenLifetime time.Duration
 	// ClientCertificates may obtain tokens, in addition to those the backend
-	// lists (dvdvfile.Directory.ClientCertificates).
+	// lists at the time of the request (dvdvfile.Directory.ClientCertificates).
 	ClientCertificates []*x509.Certificate
 	// Logger receives one line per request (default: discard).
 	Logger *slog.Logger
@@ -94,11 +94,6 @@ func New(backend dvdv.Querier, opts Options) *Fake {
 	}
 	if f.tokenLifetime <= 0 {
 		f.tokenLifetime = time.Hour
-	}
-	if cc, ok := backend.(interface{ ClientCertificates() []*x509.Certificate }); ok {
-		for _, c := range cc.ClientCertificates() {
-			f.clientCerts[dvdv.Fingerprint(c)] = c
-		}
 	}
 	for _, c := range opts.ClientCertificates {
 		f.clientCerts[dvdv.Fingerprint(c)] = c
@@ -327,14 +322,29 @@ func (f *Fake) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := f.now()
-	f.mu.Lock()
-	certs := f.clientCerts
-	f.mu.Unlock()
+	lookup := func(fp string) *x509.Certificate {
+		f.mu.Lock()
+		c := f.clientCerts[fp]
+		f.mu.Unlock()
+		if c != nil {
+			return c
+		}
+		// Asked on every token request, so a reloaded directory file's
+		// client certificates count at once.
+		if cc, ok := f.backend.(interface{ ClientCertificates() []*x509.Certificate }); ok {
+			for _, c := range cc.ClientCertificates() {
+				if dvdv.Fingerprint(c) == fp {
+					return c
+				}
+			}
+		}
+		return nil
+	}
 	audience := "http://" + r.Host + r.URL.Path
 	if r.TLS != nil {
 		audience = "https://" + r.Host + r.URL.Path
 	}
-	a, err := VerifyAssertion(r.PostForm.Get("client_assertion"), audience, now, func(fp string) *x509.Certificate { return certs[fp] })
+	a, err := VerifyAssertion(r.PostForm.Get("client_assertion"), audience, now, lookup)
 	if err != nil {
 		writeProblem(w, &dvdv.Problem{Type: "problems/type/AUTHENTICATION", Title: "Fehler bei der Standalone-Authentifizierung",
 			Status: http.StatusUnauthorized, Detail: err.Error(), Instance: "problems/instance/StandaloneAuthentication"})
