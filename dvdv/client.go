@@ -3,6 +3,7 @@ package dvdv
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,6 +58,11 @@ type Config struct {
 	// Scenarios gives the OSCI scenario per service URI; the DVDV does not
 	// publish it.
 	Scenarios map[string]Scenario
+	// Roots and Intermediates, when Roots is set, must anchor every
+	// certificate of a route (see RouteOptions); without them certificates
+	// are trusted as published by the directory over TLS.
+	Roots         *x509.CertPool
+	Intermediates *x509.CertPool
 	// MaxResponseBytes bounds an answer (default 16 MiB).
 	MaxResponseBytes int64
 	// AllowInsecureHTTP permits http:// servers that are not loopback.
@@ -80,6 +86,7 @@ type Client struct {
 	cache        *ttlCache
 	cacheCfg     CacheConfig
 	scenarios    map[string]Scenario
+	routeOpts    RouteOptions
 	maxBody      int64
 	now          func() time.Time
 	log          *slog.Logger
@@ -102,6 +109,7 @@ func NewClient(cfg Config) (*Client, error) {
 		attemptLimit: cfg.AttemptTimeout,
 		cacheCfg:     cfg.Cache,
 		scenarios:    map[string]Scenario{},
+		routeOpts:    RouteOptions{Roots: cfg.Roots, Intermediates: cfg.Intermediates},
 		maxBody:      cfg.MaxResponseBytes,
 		now:          cfg.Now,
 		log:          cfg.Logger,

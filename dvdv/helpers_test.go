@@ -69,7 +69,7 @@ type envOptions struct {
 	noAuth  bool
 }
 
-func newEnv(t *testing.T, o envOptions) *env {
+func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	if o.servers == 0 {
 		o.servers = 1

@@ -165,7 +165,7 @@ func (c *Client) Lookup(ctx context.Context, org OrgKey, serviceURI string) (*Ro
 		if err != nil {
 			return nil, err, c.keepNegative(err)
 		}
-		r, err := RouteFromService(org, serviceURI, sa.svc, c.now())
+		r, err := RouteFromServiceOptions(org, serviceURI, sa.svc, c.now(), c.routeOpts)
 		if err != nil {
 			if e, ok := err.(*Error); ok {
 				e.Server = sa.server

@@ -119,6 +119,22 @@ func (r *Route) ValidAt(t time.Time) bool {
 // set there), CIPHER_CERTIFICATE and SIGNATURE_CERTIFICATE elements (further
 // addressee certificates).
 func RouteFromService(org OrgKey, serviceURI string, svc *Service, now time.Time) (*Route, error) {
+	return RouteFromServiceOptions(org, serviceURI, svc, now, RouteOptions{})
+}
+
+// RouteOptions tighten the certificate checks of RouteFromServiceOptions.
+type RouteOptions struct {
+	// Roots, when set, must anchor every certificate of the route: a
+	// certificate that does not chain to one of them (through Intermediates
+	// or the roots themselves) at the time of the lookup is unusable. This
+	// guards against a directory entry carrying a certificate from outside
+	// the administration PKI.
+	Roots         *x509.CertPool
+	Intermediates *x509.CertPool
+}
+
+// RouteFromServiceOptions is RouteFromService with stricter checks.
+func RouteFromServiceOptions(org OrgKey, serviceURI string, svc *Service, now time.Time, opts RouteOptions) (*Route, error) {
 	fail := func(kind error, reason string, cause error) error {
 		return &Error{Op: "route", Kind: kind, Organization: org.String(), ServiceURI: serviceURI, Reason: reason, Err: cause}
 	}
@@ -193,14 +209,14 @@ func RouteFromService(org OrgKey, serviceURI string, svc *Service, now time.Time
 	if inter.CipherCertificate == nil {
 		return nil, fail(ErrIncompleteService, "the OSCI intermediary has no cipher certificate", nil)
 	}
-	cert, rec, err := pickCertificate([]candidate{{inter.CipherCertificate, "OSCI_INTERMEDIARY.cipherCertificate"}}, now)
+	cert, rec, err := pickCertificate([]candidate{{inter.CipherCertificate, "OSCI_INTERMEDIARY.cipherCertificate"}}, now, opts)
 	if err != nil {
 		return nil, fail(ErrNoUsableCertificate, "intermediary cipher certificate", err)
 	}
 	r.IntermediaryCipherCert = cert
 	r.narrow(rec, cert)
 	if inter.SignatureCertificate != nil {
-		cert, rec, err := pickCertificate([]candidate{{inter.SignatureCertificate, "OSCI_INTERMEDIARY.signatureCertificate"}}, now)
+		cert, rec, err := pickCertificate([]candidate{{inter.SignatureCertificate, "OSCI_INTERMEDIARY.signatureCertificate"}}, now, opts)
 		if err != nil {
 			r.Warnings = append(r.Warnings, "intermediary signature certificate skipped: "+err.Error())
 		} else {
@@ -215,14 +231,14 @@ func RouteFromService(org OrgKey, serviceURI string, svc *Service, now time.Time
 	if len(addrCipher) == 0 {
 		return nil, fail(ErrIncompleteService, "the service publishes no cipher certificate for the addressee (OSCI_ADDRESSEE or CIPHER_CERTIFICATE element)", nil)
 	}
-	cert, rec, err = pickCertificate(addrCipher, now)
+	cert, rec, err = pickCertificate(addrCipher, now, opts)
 	if err != nil {
 		return nil, fail(ErrNoUsableCertificate, "addressee cipher certificate", err)
 	}
 	r.AddresseeCipherCert = cert
 	r.narrow(rec, cert)
 	if len(addrSig) > 0 {
-		cert, rec, err := pickCertificate(addrSig, now)
+		cert, rec, err := pickCertificate(addrSig, now, opts)
 		if err != nil {
 			r.Warnings = append(r.Warnings, "addressee signature certificate skipped: "+err.Error())
 		} else {
@@ -250,13 +266,20 @@ type candidate struct {
 
 // pickCertificate returns the usable candidate issued last, or an error that
 // lists why each candidate was rejected and wraps the reasons.
-func pickCertificate(cands []candidate, now time.Time) (*x509.Certificate, *Certificate, error) {
+func pickCertificate(cands []candidate, now time.Time, opts RouteOptions) (*x509.Certificate, *Certificate, error) {
 	var best *x509.Certificate
 	var bestRec *Certificate
 	var reasons []string
 	var errs []error
 	for _, c := range cands {
 		cert, err := c.rec.Check(now)
+		if err == nil && opts.Roots != nil {
+			_, verr := cert.Verify(x509.VerifyOptions{Roots: opts.Roots, Intermediates: opts.Intermediates,
+				CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+			if verr != nil {
+				err = fmt.Errorf("%w: %s does not chain to the configured trust anchors: %v", ErrCertificateInvalid, c.rec.describeX509(cert), verr)
+			}
+		}
 		if err != nil {
 			reasons = append(reasons, c.where+": "+err.Error())
 			errs = append(errs, err)

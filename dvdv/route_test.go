@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xagw/xagw/dvdv"
+	"github.com/xagw/xagw/dvdv/dvdvtest"
 )
 
 // service builds a service description the way a DVDV server might lay it
@@ -177,5 +178,32 @@ func TestOrgKey(t *testing.T) {
 	var k dvdv.OrgKey
 	if err := json.Unmarshal([]byte(`"abh:000100"`), &k); err != nil || k.Prefix != "abh" || k.ID != "000100" {
 		t.Errorf("JSON: %v %v", k, err)
+	}
+}
+
+func TestRouteTrustAnchors(t *testing.T) {
+	p := testPKI(t)
+	inter := p.MustIssue("intermediary", time.Time{}, time.Time{})
+	addr := p.MustIssue("addressee", time.Time{}, time.Time{})
+	svc := service(inter, addr)
+	org := dvdv.MustParseOrgKey("abh:000100")
+
+	ours := x509.NewCertPool()
+	ours.AddCert(p.CA)
+	if _, err := dvdv.RouteFromServiceOptions(org, "", svc, time.Now(), dvdv.RouteOptions{Roots: ours}); err != nil {
+		t.Fatalf("certificates of the configured CA refused: %v", err)
+	}
+	// A pool holding some other CA: nothing chains.
+	other := x509.NewCertPool()
+	other.AddCert(addr)
+	_, err := dvdv.RouteFromServiceOptions(org, "", svc, time.Now(), dvdv.RouteOptions{Roots: other})
+	if !errors.Is(err, dvdv.ErrCertificateInvalid) || !strings.Contains(err.Error(), "trust anchors") {
+		t.Fatalf("err = %v", err)
+	}
+
+	// The client applies the configured roots to every lookup.
+	e := newEnv(t, envOptions{config: func(c *dvdv.Config) { c.Roots = other }})
+	if _, err := e.client.Lookup(ctx, dvdvtest.SampleABH, e.uri1211); !errors.Is(err, dvdv.ErrCertificateInvalid) {
+		t.Errorf("client ignored its trust anchors: %v", err)
 	}
 }

@@ -31,6 +31,8 @@ type Options struct {
 	// BaseDir resolves relative certificate paths for New (Load uses the
 	// file's folder).
 	BaseDir string
+	// Route tightens the certificate checks of Lookup (trust anchors).
+	Route dvdv.RouteOptions
 	// Logger receives reload messages (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -456,7 +458,7 @@ func (d *Directory) Lookup(ctx context.Context, org dvdv.OrgKey, serviceURI stri
 	if err != nil {
 		return nil, err
 	}
-	r, err := dvdv.RouteFromService(org, serviceURI, se.svc, d.opts.Now())
+	r, err := dvdv.RouteFromServiceOptions(org, serviceURI, se.svc, d.opts.Now(), d.opts.Route)
 	if err != nil {
 		return nil, err
 	}
