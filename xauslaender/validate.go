@@ -24,7 +24,7 @@ func (v *Validator) Bundle() *schemas.Bundle { return v.bundle }
 // and is shaped for an HTTP 422 body (encoding/json). A result is never
 // valid when something went wrong internally.
 func (v *Validator) Validate(data []byte) *schemas.Result {
-	return v.bundle.Validate(data, schemas.ValidateOptions{Codes: codeLookup(data)})
+	return v.bundle.Validate(data, options(data))
 }
 
 // ValidateMessage marshals m and validates the bytes; it returns both.
@@ -36,24 +36,26 @@ func (v *Validator) ValidateMessage(m xsd.Message) (*schemas.Result, []byte, err
 	return v.Validate(data), data, nil
 }
 
-// codeLookup returns the code-list table for the document's message type,
-// or nil when the root is not a typed message (then only codes carrying a
-// listURI are checked).
-func codeLookup(data []byte) schemas.CodeLookup {
+// options returns what the typed model knows for the document's message
+// type: the code-list table and the base64 elements. For a root that is not
+// a typed message only codes carrying a listURI are checked.
+func options(data []byte) schemas.ValidateOptions {
 	ns, local, err := schemas.RootName(data)
 	if err != nil {
-		return nil
+		return schemas.ValidateOptions{}
 	}
 	spec, _ := specByRoot(ns, local)
 	if spec == nil {
-		return nil
+		return schemas.ValidateOptions{}
 	}
-	paths := xsd.CodePaths(spec.New())
-	return func(path string) (schemas.CodeRef, bool) {
+	m := spec.New()
+	paths := xsd.CodePaths(m)
+	lookup := func(path string) (schemas.CodeRef, bool) {
 		cl, ok := paths[path]
 		if !ok {
 			return schemas.CodeRef{}, false
 		}
 		return schemas.CodeRef{ListURI: cl.URI, ListVersionID: cl.Version, Enumerated: cl.Enumerated}, true
 	}
+	return schemas.ValidateOptions{Codes: lookup, Base64: xsd.Base64Paths(m)}
 }

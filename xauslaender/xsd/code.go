@@ -226,3 +226,46 @@ func fillFixed(v reflect.Value) error {
 	}
 	return nil
 }
+
+var base64Paths sync.Map // reflect.Type → []string
+
+// Base64Paths returns the element paths (without indices) of a generated
+// root message type whose content is xs:base64Binary (documents), for the
+// strict base64 check of package schemas.
+func Base64Paths(m Message) []string {
+	t := reflect.TypeOf(m)
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if v, ok := base64Paths.Load(t); ok {
+		return v.([]string)
+	}
+	_, local := m.XMLName()
+	var out []string
+	collectBase64(t, "/"+local, &out, map[reflect.Type]bool{})
+	base64Paths.Store(t, out)
+	return out
+}
+
+func collectBase64(t reflect.Type, path string, out *[]string, onStack map[reflect.Type]bool) {
+	if onStack[t] {
+		return
+	}
+	p, err := planOf(t)
+	if err != nil {
+		return
+	}
+	onStack[t] = true
+	if p.text != nil && p.text.val == vBytes {
+		*out = append(*out, path)
+	}
+	for _, f := range p.elems {
+		switch f.val {
+		case vBytes:
+			*out = append(*out, path+"/"+f.local)
+		case vStruct:
+			collectBase64(f.elemType, path+"/"+f.local, out, onStack)
+		}
+	}
+	delete(onStack, t)
+}

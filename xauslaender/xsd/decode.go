@@ -403,7 +403,7 @@ func decodeBase64(s string) ([]byte, error) {
 		}
 		return r
 	}, s)
-	b, err := base64.StdEncoding.DecodeString(clean)
+	b, err := base64.StdEncoding.Strict().DecodeString(clean)
 	if err != nil {
 		return nil, fmt.Errorf("not valid base64: %v", err)
 	}

@@ -159,8 +159,10 @@ type Outcome struct {
 // and validates it. Callers must have checked data with internal/safexml.
 //
 // With collectCodes, the coded values (elements shaped <x listURI listVersionID><code/><name/></x>)
-// are returned as well, found in the same parse.
-func (s *Schema) Validate(data []byte, collectCodes bool) Outcome {
+// are returned as well, found in the same parse. base64Paths lists element
+// paths without indices ("/a/b") whose text must be strict xs:base64Binary
+// (libxml2 2.9 skips characters outside the base64 alphabet).
+func (s *Schema) Validate(data []byte, collectCodes bool, base64Paths ...string) Outcome {
 	if s.ptr == nil {
 		return Outcome{Status: -1, Diags: []Diag{{Message: "schema has been freed"}}}
 	}
@@ -175,7 +177,12 @@ func (s *Schema) Validate(data []byte, collectCodes bool) Outcome {
 	if collectCodes {
 		cp = &codes
 	}
-	st := C.xagw_validate(s.ptr, (*C.char)(unsafe.Pointer(&data[0])), C.int(len(data)), &d, cp)
+	var b64 *C.char
+	if len(base64Paths) > 0 {
+		b64 = C.CString(strings.Join(base64Paths, "\x00") + "\x00")
+		defer C.free(unsafe.Pointer(b64))
+	}
+	st := C.xagw_validate(s.ptr, (*C.char)(unsafe.Pointer(&data[0])), C.int(len(data)), &d, cp, b64)
 	runtime.KeepAlive(data)
 	runtime.KeepAlive(s)
 	out := Outcome{Status: int(st), Dropped: int(d.dropped), CodesDropped: int(codes.dropped)}

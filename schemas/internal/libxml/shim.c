@@ -178,34 +178,126 @@ static int is_code_shaped(xmlNodePtr n, xmlNodePtr *codeElem) {
 	return code != NULL;
 }
 
-static void walk_codes(xmlNodePtr n, xagw_codes *out) {
+// b64_check reports why s is not a valid xs:base64Binary lexical value
+// (whitespace removed: groups of four alphabet characters, '=' padding only
+// at the end, unused bits zero), or NULL when it is valid. libxml2 2.9
+// silently skips characters outside the alphabet, so this runs on every
+// element the caller marks as base64Binary.
+static const char *b64_check(const char *s) {
+	size_t n = 0, pad = 0;
+	int last = -1, prev = -1;
+	for (const char *p = s; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
+		int v;
+		if (c >= 'A' && c <= 'Z') v = c - 'A';
+		else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+		else if (c >= '0' && c <= '9') v = c - '0' + 52;
+		else if (c == '+') v = 62;
+		else if (c == '/') v = 63;
+		else if (c == '=') v = -2;
+		else return "character outside the base64 alphabet";
+		if (v == -2) {
+			pad++;
+			if (pad > 2) return "more than two '=' padding characters";
+		} else {
+			if (pad) return "data after '=' padding";
+			prev = last;
+			last = v;
+		}
+		n++;
+	}
+	if (n % 4 != 0) return "length is not a multiple of four";
+	if (pad == 1 && last >= 0 && (last & 0x03) != 0) return "non-zero bits before '=' padding";
+	if (pad == 2 && last >= 0 && (last & 0x0f) != 0) return "non-zero bits before '==' padding";
+	(void)prev;
+	return NULL;
+}
+
+// in_list reports whether path is one of the NUL-separated entries of list
+// (terminated by an empty entry).
+static int in_list(const char *list, const char *path) {
+	if (list == NULL) return 0;
+	for (const char *p = list; *p; p += strlen(p) + 1)
+		if (strcmp(p, path) == 0) return 1;
+	return 0;
+}
+
+typedef struct {
+	xagw_codes *codes;
+	const char *b64;
+	xagw_diags *diags;
+	char path[4096];
+	size_t len;
+} walker;
+
+static void add_diag(xagw_diags *d, xmlNodePtr n, const char *msg) {
+	xmlError e;
+	memset(&e, 0, sizeof e);
+	e.level = XML_ERR_ERROR;
+	e.domain = XML_FROM_SCHEMASV;
+	e.code = 1000; // ours: not a libxml2 code
+	e.message = (char *)msg;
+	e.node = n;
+	e.line = (int)xmlGetLineNo(n);
+	collect(d, &e);
+}
+
+static void walk(xmlNodePtr n, walker *w) {
 	for (xmlNodePtr c = n; c; c = c->next) {
 		if (c->type != XML_ELEMENT_NODE) continue;
-		xmlNodePtr code = NULL;
-		if (is_code_shaped(c, &code)) {
-			if (out->n >= out->max) { out->dropped++; continue; }
-			if (out->n == out->cap) {
-				int nc = out->cap ? out->cap * 2 : 16;
-				xagw_code *ni = realloc(out->items, nc * sizeof(xagw_code));
-				if (!ni) { out->dropped++; continue; }
-				out->items = ni; out->cap = nc;
-			}
-			xagw_code *it = &out->items[out->n++];
-			memset(it, 0, sizeof *it);
-			it->path = node_path(c);
-			it->line = (int)xmlGetLineNo(c);
-			it->uri = attr_dup(c, "listURI");
-			it->ver = attr_dup(c, "listVersionID");
-			xmlChar *txt = xmlNodeGetContent(code);
-			it->code = dupstr(txt ? (const char *)txt : "");
-			if (txt) xmlFree(txt);
-			continue;
+		size_t keep = w->len;
+		size_t nl = strlen((const char *)c->name);
+		if (w->len + nl + 2 < sizeof w->path) {
+			w->path[w->len++] = '/';
+			memcpy(w->path + w->len, c->name, nl);
+			w->len += nl;
+			w->path[w->len] = 0;
 		}
-		walk_codes(c->children, out);
+		xmlNodePtr code = NULL;
+		if (w->codes && is_code_shaped(c, &code)) {
+			xagw_codes *out = w->codes;
+			if (out->n >= out->max) {
+				out->dropped++;
+			} else {
+				if (out->n == out->cap) {
+					int nc = out->cap ? out->cap * 2 : 16;
+					xagw_code *ni = realloc(out->items, nc * sizeof(xagw_code));
+					if (ni) { out->items = ni; out->cap = nc; }
+				}
+				if (out->n < out->cap) {
+					xagw_code *it = &out->items[out->n++];
+					memset(it, 0, sizeof *it);
+					it->path = node_path(c);
+					it->line = (int)xmlGetLineNo(c);
+					it->uri = attr_dup(c, "listURI");
+					it->ver = attr_dup(c, "listVersionID");
+					xmlChar *txt = xmlNodeGetContent(code);
+					it->code = dupstr(txt ? (const char *)txt : "");
+					if (txt) xmlFree(txt);
+				} else {
+					out->dropped++;
+				}
+			}
+		} else {
+			if (w->b64 && in_list(w->b64, w->path)) {
+				xmlChar *txt = xmlNodeGetContent(c);
+				const char *why = b64_check(txt ? (const char *)txt : "");
+				if (txt) xmlFree(txt);
+				if (why) {
+					char msg[256];
+					snprintf(msg, sizeof msg, "Element '%s': not a valid value of the atomic type 'xs:base64Binary': %s.", (const char *)c->name, why);
+					add_diag(w->diags, c, msg);
+				}
+			}
+			walk(c->children, w);
+		}
+		w->len = keep;
+		w->path[keep] = 0;
 	}
 }
 
-int xagw_validate(xmlSchemaPtr s, const char *buf, int len, xagw_diags *d, xagw_codes *codes) {
+int xagw_validate(xmlSchemaPtr s, const char *buf, int len, xagw_diags *d, xagw_codes *codes, const char *b64paths) {
 	int ret = -1;
 	tls_deny = 1;
 	xmlParserCtxtPtr pc = xmlNewParserCtxt();
@@ -232,7 +324,16 @@ int xagw_validate(xmlSchemaPtr s, const char *buf, int len, xagw_diags *d, xagw_
 	xmlSchemaSetValidStructuredErrors(vc, (xmlStructuredErrorFunc)collect, d);
 	ret = xmlSchemaValidateDoc(vc, doc);
 	xmlSchemaFreeValidCtxt(vc);
-	if (codes != NULL) walk_codes(xmlDocGetRootElement(doc), codes);
+	if (codes != NULL || b64paths != NULL) {
+		walker *w = calloc(1, sizeof(walker));
+		if (w == NULL) { ret = -1; xmlFreeDoc(doc); goto out; }
+		w->codes = codes;
+		w->b64 = b64paths;
+		w->diags = d;
+		walk(xmlDocGetRootElement(doc), w);
+		free(w);
+		if (ret == 0 && d->n > 0) ret = 3; // a check of ours failed
+	}
 	xmlFreeDoc(doc);
 out:
 	tls_deny = 0;

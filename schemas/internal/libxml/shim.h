@@ -54,7 +54,10 @@ xmlSchemaPtr xagw_compile(const char *path, uintptr_t resolver, xagw_diags *d);
 // valid, a positive number when invalid (or not well-formed) and a negative
 // number on an internal error. Errors are appended to d.
 // When codes is not NULL, the coded values of the document are collected too.
-int xagw_validate(xmlSchemaPtr s, const char *buf, int len, xagw_diags *d, xagw_codes *codes);
+// b64paths (NUL-separated element paths without indices, ending with an
+// empty entry, or NULL) names elements whose text must be strict
+// xs:base64Binary; violations are reported as errors.
+int xagw_validate(xmlSchemaPtr s, const char *buf, int len, xagw_diags *d, xagw_codes *codes, const char *b64paths);
 
 void xagw_schema_free(xmlSchemaPtr s);
 
