@@ -42,7 +42,7 @@ const (
 )
 
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	s      *store.Store
 	o      *outbox.Outbox
 	tr     *gatewaytest.Transport
@@ -54,7 +54,7 @@ type harness struct {
 	ready  error
 }
 
-func newHarness(t *testing.T, s *store.Store, tlsServer bool, certClients ...store.Client) *harness {
+func newHarness(t testing.TB, s *store.Store, tlsServer bool, certClients ...store.Client) *harness {
 	h := &harness{t: t, s: s, tr: gatewaytest.NewTransport(), mb: gatewaytest.NewMailbox(), logs: &gatewaytest.LogBuffer{}}
 	log := h.logs.Logger()
 	keys := gatewaytest.Keyring(t)
@@ -525,7 +525,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	}
 }
 
-func clientCert(t *testing.T) tls.Certificate {
+func clientCert(t testing.TB) tls.Certificate {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "formserver"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}

@@ -121,3 +121,15 @@ func BenchmarkSeal64KiB(b *testing.B) {
 		k.Seal(pt, []byte("aad"))
 	}
 }
+
+func FuzzParseKey(f *testing.F) {
+	f.Add([]byte(hex.EncodeToString(make([]byte, 32))))
+	f.Add([]byte(base64.StdEncoding.EncodeToString(make([]byte, 32)) + "\n"))
+	f.Add([]byte("short"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		k, err := ParseKey(data)
+		if err == nil && len(k) != KeySize {
+			t.Fatalf("key of %d bytes accepted", len(k))
+		}
+	})
+}

@@ -231,22 +231,37 @@ type Webhook struct {
 // Load reads the file at path (empty: no file, the embedded default),
 // applies environment overrides from getenv and checks the result.
 func Load(path string, getenv func(string) string) (*Config, error) {
+	if path == "" {
+		return Parse(nil, "", getenv)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	base, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(data, base, getenv)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse reads a configuration from YAML bytes; relative paths are resolved
+// against base. nil data (no file) is the embedded default.
+func Parse(data []byte, base string, getenv func(string) string) (*Config, error) {
 	c := &Config{}
-	if path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("config: %w", err)
-		}
+	if data != nil {
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
 		if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("config: %s: %w", path, err)
-		}
-		base, err := filepath.Abs(filepath.Dir(path))
-		if err != nil {
 			return nil, fmt.Errorf("config: %w", err)
 		}
-		c.resolvePaths(base)
+		if base != "" {
+			c.resolvePaths(base)
+		}
 	} else {
 		c.Transport.Mode = ModeEmbedded
 		c.Encryption.Generate = true

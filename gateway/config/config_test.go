@@ -149,3 +149,18 @@ func TestSecretsFromFilesAndEnv(t *testing.T) {
 		t.Fatalf("%s %v", b, err)
 	}
 }
+
+func FuzzParse(f *testing.F) {
+	example, err := os.ReadFile("../xagw.example.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(example)
+	f.Add([]byte("http: {listen: \"127.0.0.1:1\"}\ntenants: [{abh: x, postal_codes: [\"12345\"]}]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(data, "/base", env(map[string]string{"XAGW_OPERATOR_TOKEN": "t"}))
+		if err == nil && (c.HTTP.Listen == "" || c.Database.Driver == "" || c.Delivery.Workers < 1) {
+			t.Fatalf("accepted a configuration without defaults: %+v", c)
+		}
+	})
+}

@@ -200,3 +200,18 @@ func ExampleVerify() {
 	fmt.Println(err == nil)
 	// Output: true
 }
+
+func FuzzVerify(f *testing.F) {
+	now := time.Unix(1_800_000_000, 0)
+	body := []byte(`{"event":"reply.received"}`)
+	f.Add(webhook.Sign(secret, now, body), body)
+	f.Add("t=1,v1=zz", []byte{})
+	f.Add("t=1800000000,v1=00,v1=", []byte("x"))
+	f.Fuzz(func(t *testing.T, header string, body []byte) {
+		err := webhook.Verify(secret, header, body, now, time.Minute)
+		good := webhook.Sign(secret, now, body)
+		if err == nil && !strings.Contains(header, good[strings.Index(good, "v1="):]) {
+			t.Fatalf("accepted a header that is not the signature: %q", header)
+		}
+	})
+}
