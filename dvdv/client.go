@@ -315,11 +315,11 @@ func (c *Client) exchange(ctx context.Context, op, method string, payload []byte
 		s := c.servers[idx]
 		start := time.Now()
 		ans, err := c.attempt(ctx, s, op, method, payload, decode)
+		if err != nil && ctx.Err() != nil {
+			return answer{}, &Error{Op: op, Kind: ErrUnavailable, Reason: "the caller gave up", Server: s.base, Err: ctx.Err()}
+		}
 		var tf *technicalFailure
 		if errors.As(err, &tf) {
-			if ctx.Err() != nil {
-				return answer{}, &Error{Op: op, Kind: ErrUnavailable, Reason: "the caller gave up", Server: s.base, Err: ctx.Err()}
-			}
 			c.log.Warn("dvdv: server failed, trying the next one", "op", op, "server", s.base,
 				"status", tf.status, "error", tf.err.Error(), "duration", time.Since(start))
 			failures = append(failures, tf)
@@ -345,10 +345,19 @@ func (c *Client) exchange(ctx context.Context, op, method string, payload []byte
 func (c *Client) attempt(ctx context.Context, s *server, op, method string, payload []byte, decode func([]byte) error) (answer, error) {
 	actx, cancel := context.WithTimeout(ctx, c.attemptLimit)
 	defer cancel()
+	getToken := func() (string, error) {
+		tok, err := s.tokens.get(actx)
+		if err != nil && isContextError(err) && ctx.Err() == nil {
+			// Only this attempt's deadline passed (waiting for a token
+			// renewal): the server is too slow, try the next.
+			return "", &technicalFailure{server: s.base, err: fmt.Errorf("waiting for an access token: %w", err)}
+		}
+		return tok, err
+	}
 	var token string
 	if s.tokens != nil {
 		var err error
-		if token, err = s.tokens.get(actx); err != nil {
+		if token, err = getToken(); err != nil {
 			return answer{}, err
 		}
 	}
@@ -360,7 +369,7 @@ func (c *Client) attempt(ctx context.Context, s *server, op, method string, payl
 		// The server no longer accepts the token (restarted, revoked, or
 		// expired early): get a new one and ask once more.
 		s.tokens.invalidate(token)
-		if token, err = s.tokens.get(actx); err != nil {
+		if token, err = getToken(); err != nil {
 			return answer{}, err
 		}
 		if resp, body, err = c.send(actx, s, op, method, payload, token); err != nil {

@@ -694,3 +694,28 @@ func TestCertificateNotFound(t *testing.T) {
 		t.Errorf("Check: %v", err)
 	}
 }
+
+// The gateway classifies delivery failures by Retryable and Code.
+func TestErrorClassification(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	_, noService := e.client.Lookup(ctx, dvdv.MustParseOrgKey("abh:000110"), e.uri1211)
+	e.servers[0].Inject(dvdvtest.Failure{Op: dvdv.OpFindServiceDescription, Status: http.StatusServiceUnavailable})
+	e.client.PurgeCache()
+	_, unavailable := e.client.Lookup(ctx, dvdvtest.SampleABH, e.uri2611)
+	for _, tc := range []struct {
+		err       error
+		retryable bool
+		code      string
+	}{
+		{noService, false, "dvdv_no_service"},
+		{unavailable, true, "dvdv_unavailable"},
+	} {
+		var c interface {
+			Retryable() bool
+			Code() string
+		}
+		if !errors.As(tc.err, &c) || c.Retryable() != tc.retryable || c.Code() != tc.code {
+			t.Errorf("%v: retryable/code wrong", tc.err)
+		}
+	}
+}

@@ -126,6 +126,39 @@ func (e *Error) Unwrap() []error {
 	return errs
 }
 
+// Retryable reports whether asking again later, without changing the
+// request, may succeed: true when the directory could not be asked or
+// refused our credentials (an operator can fix that without touching the
+// message), false when it answered that there is no (usable) route or that
+// the request is invalid. Callers such as the gateway's delivery workers
+// use it to decide between retrying and failing a message.
+func (e *Error) Retryable() bool {
+	switch {
+	case errors.Is(e.Kind, ErrUnavailable), errors.Is(e.Kind, ErrUnauthorized), errors.Is(e.Kind, ErrMalformedResponse):
+		return true
+	}
+	return false
+}
+
+// Code is a short, stable name of the failure kind for metrics and logs.
+func (e *Error) Code() string {
+	for _, k := range []struct {
+		kind error
+		code string
+	}{
+		{ErrNoService, "dvdv_no_service"}, {ErrUnknownOrganization, "dvdv_unknown_organization"},
+		{ErrNotFound, "dvdv_not_found"}, {ErrBadRequest, "dvdv_bad_request"},
+		{ErrUnauthorized, "dvdv_unauthorized"}, {ErrUnavailable, "dvdv_unavailable"},
+		{ErrMalformedResponse, "dvdv_malformed_response"}, {ErrIncompleteService, "dvdv_incomplete_service"},
+		{ErrNoUsableCertificate, "dvdv_no_usable_certificate"},
+	} {
+		if errors.Is(e.Kind, k.kind) {
+			return k.code
+		}
+	}
+	return "dvdv_error"
+}
+
 // IsNegative reports whether err says the directory has no (usable) answer,
 // as opposed to a failure to ask: no service, no organisation, no record, no
 // usable certificate, incomplete service. Negative answers are cached for a
