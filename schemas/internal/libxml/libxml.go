@@ -75,6 +75,12 @@ func xagwResolveEntity(h C.uintptr_t, url *C.char) *C.char {
 // Schema is a compiled XSD schema set.
 type Schema struct {
 	ptr C.xmlSchemaPtr
+	// ctxs pools parser/validation contexts: creating them per document
+	// costs more than validating a small message. Bounded, so idle
+	// contexts beyond it are freed rather than kept.
+	ctxs chan *C.xagw_ctx
+	mu   sync.Mutex // guards freed
+	freed bool
 }
 
 // maxDiags bounds the errors kept per call; a pathological document cannot
@@ -114,16 +120,51 @@ func Compile(path string, resolve Resolver) (*Schema, error) {
 		}
 		return nil, errors.New(b.String())
 	}
-	s := &Schema{ptr: ptr}
+	s := &Schema{ptr: ptr, ctxs: make(chan *C.xagw_ctx, 2*runtime.GOMAXPROCS(0))}
 	runtime.SetFinalizer(s, (*Schema).Free)
 	return s, nil
 }
 
-// Free releases the compiled schema. It must not be used afterwards.
+// Free releases the compiled schema and its pooled contexts. It must not
+// be used afterwards (nor concurrently with Free).
 func (s *Schema) Free() {
-	if s.ptr != nil {
-		C.xagw_schema_free(s.ptr)
-		s.ptr = nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.freed {
+		return
+	}
+	s.freed = true
+	for {
+		select {
+		case c := <-s.ctxs:
+			C.xagw_ctx_free(c)
+			continue
+		default:
+		}
+		break
+	}
+	C.xagw_schema_free(s.ptr)
+	s.ptr = nil
+}
+
+func (s *Schema) getCtx() *C.xagw_ctx {
+	select {
+	case c := <-s.ctxs:
+		return c
+	default:
+		return C.xagw_ctx_new(s.ptr)
+	}
+}
+
+func (s *Schema) putCtx(c *C.xagw_ctx) {
+	if C.xagw_ctx_spent(c) != 0 {
+		C.xagw_ctx_free(c)
+		return
+	}
+	select {
+	case s.ctxs <- c:
+	default:
+		C.xagw_ctx_free(c)
 	}
 }
 
@@ -166,6 +207,11 @@ func (s *Schema) Validate(data []byte, collectCodes bool, base64Paths ...string)
 	if s.ptr == nil {
 		return Outcome{Status: -1, Diags: []Diag{{Message: "schema has been freed"}}}
 	}
+	cx := s.getCtx()
+	if cx == nil {
+		return Outcome{Status: -1, Diags: []Diag{{Message: "libxml2 could not allocate a validation context"}}}
+	}
+	defer s.putCtx(cx)
 	if len(data) == 0 || len(data) > 1<<30 {
 		return Outcome{Status: 1, Diags: []Diag{{Message: "document empty or larger than 1 GiB"}}}
 	}
@@ -182,7 +228,7 @@ func (s *Schema) Validate(data []byte, collectCodes bool, base64Paths ...string)
 		b64 = C.CString(strings.Join(base64Paths, "\x00") + "\x00")
 		defer C.free(unsafe.Pointer(b64))
 	}
-	st := C.xagw_validate(s.ptr, (*C.char)(unsafe.Pointer(&data[0])), C.int(len(data)), &d, cp, b64)
+	st := C.xagw_validate(cx, (*C.char)(unsafe.Pointer(&data[0])), C.int(len(data)), &d, cp, b64)
 	runtime.KeepAlive(data)
 	runtime.KeepAlive(s)
 	out := Outcome{Status: int(st), Dropped: int(d.dropped), CodesDropped: int(codes.dropped)}

@@ -214,22 +214,21 @@ static const char *b64_check(const char *s) {
 	return NULL;
 }
 
-// in_list reports whether path is one of the NUL-separated entries of list
-// (terminated by an empty entry).
-static int in_list(const char *list, const char *path) {
-	if (list == NULL) return 0;
-	for (const char *p = list; *p; p += strlen(p) + 1)
-		if (strcmp(p, path) == 0) return 1;
-	return 0;
-}
-
 typedef struct {
 	xagw_codes *codes;
-	const char *b64;
+	const char *b64[256];
+	size_t b64len[256];
+	int nb64;
 	xagw_diags *diags;
 	char path[4096];
 	size_t len;
 } walker;
+
+static int is_b64(walker *w) {
+	for (int i = 0; i < w->nb64; i++)
+		if (w->b64len[i] == w->len && memcmp(w->b64[i], w->path, w->len) == 0) return 1;
+	return 0;
+}
 
 static void add_diag(xagw_diags *d, xmlNodePtr n, const char *msg) {
 	xmlError e;
@@ -280,7 +279,7 @@ static void walk(xmlNodePtr n, walker *w) {
 				}
 			}
 		} else {
-			if (w->b64 && in_list(w->b64, w->path)) {
+			if (w->nb64 > 0 && is_b64(w)) {
 				xmlChar *txt = xmlNodeGetContent(c);
 				const char *why = b64_check(txt ? (const char *)txt : "");
 				if (txt) xmlFree(txt);
@@ -297,38 +296,62 @@ static void walk(xmlNodePtr n, walker *w) {
 	}
 }
 
-int xagw_validate(xmlSchemaPtr s, const char *buf, int len, xagw_diags *d, xagw_codes *codes, const char *b64paths) {
+xagw_ctx *xagw_ctx_new(xmlSchemaPtr s) {
+	xagw_ctx *c = calloc(1, sizeof(xagw_ctx));
+	if (c == NULL) return NULL;
+	c->vc = xmlSchemaNewValidCtxt(s);
+	c->pc = xmlNewParserCtxt();
+	if (c->vc == NULL || c->pc == NULL) {
+		xagw_ctx_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void xagw_ctx_free(xagw_ctx *c) {
+	if (c == NULL) return;
+	if (c->vc) xmlSchemaFreeValidCtxt(c->vc);
+	if (c->pc) xmlFreeParserCtxt(c->pc);
+	free(c);
+}
+
+// Contexts are reused for speed; their dictionaries collect the names of
+// every document parsed, so a context is retired after this many uses to
+// keep memory bounded whatever names attackers send.
+#define XAGW_CTX_MAX_USES 2000
+
+int xagw_validate(xagw_ctx *cx, const char *buf, int len, xagw_diags *d, xagw_codes *codes, const char *b64paths) {
 	int ret = -1;
 	tls_deny = 1;
-	xmlParserCtxtPtr pc = xmlNewParserCtxt();
-	if (pc == NULL) goto out;
+	cx->uses++;
+	xmlParserCtxtPtr pc = cx->pc;
 	// No NOENT (entities are never substituted), no DTDLOAD/DTDATTR/DTDVALID,
 	// NONET as a second lock behind the refusing loader.
-	int opts = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_BIG_LINES | XML_PARSE_NOCDATA;
+	int opts = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_BIG_LINES | XML_PARSE_NOCDATA | XML_PARSE_COMPACT;
 	xmlDocPtr doc = xmlCtxtReadMemory(pc, buf, len, "message.xml", NULL, opts);
 	if (doc == NULL) {
 		xmlErrorPtr e = xmlCtxtGetLastError(pc);
 		if (e != NULL) collect(d, e);
 		ret = 1;
-		xmlFreeParserCtxt(pc);
 		goto out;
 	}
-	xmlFreeParserCtxt(pc);
 	if (doc->intSubset != NULL || doc->extSubset != NULL) {
 		xmlFreeDoc(doc);
 		ret = 2; // the Go side has already refused DTDs; this is defence in depth
 		goto out;
 	}
-	xmlSchemaValidCtxtPtr vc = xmlSchemaNewValidCtxt(s);
-	if (vc == NULL) { xmlFreeDoc(doc); goto out; }
+	xmlSchemaValidCtxtPtr vc = cx->vc;
 	xmlSchemaSetValidStructuredErrors(vc, (xmlStructuredErrorFunc)collect, d);
 	ret = xmlSchemaValidateDoc(vc, doc);
-	xmlSchemaFreeValidCtxt(vc);
+	xmlSchemaSetValidStructuredErrors(vc, NULL, NULL);
 	if (codes != NULL || b64paths != NULL) {
 		walker *w = calloc(1, sizeof(walker));
 		if (w == NULL) { ret = -1; xmlFreeDoc(doc); goto out; }
 		w->codes = codes;
-		w->b64 = b64paths;
+		for (const char *p = b64paths; p && *p && w->nb64 < 256; p += strlen(p) + 1) {
+			w->b64[w->nb64] = p;
+			w->b64len[w->nb64++] = strlen(p);
+		}
 		w->diags = d;
 		walk(xmlDocGetRootElement(doc), w);
 		free(w);
@@ -339,6 +362,8 @@ out:
 	tls_deny = 0;
 	return ret;
 }
+
+int xagw_ctx_spent(xagw_ctx *cx) { return cx->uses >= XAGW_CTX_MAX_USES; }
 
 void xagw_schema_free(xmlSchemaPtr s) {
 	if (s) xmlSchemaFree(s);

@@ -50,14 +50,27 @@ void xagw_diags_free(xagw_diags *d);
 // passed back to the Go resolver for every external resource libxml2 loads.
 xmlSchemaPtr xagw_compile(const char *path, uintptr_t resolver, xagw_diags *d);
 
-// xagw_validate parses buf and validates it against s. It returns 0 when
+// xagw_validate parses buf and validates it with the context's schema. It returns 0 when
 // valid, a positive number when invalid (or not well-formed) and a negative
 // number on an internal error. Errors are appended to d.
+// xagw_ctx is a parser and validation context pair for one schema, reused
+// across validations by one goroutine at a time.
+typedef struct {
+	xmlSchemaValidCtxtPtr vc;
+	xmlParserCtxtPtr pc;
+	int uses;
+} xagw_ctx;
+
+xagw_ctx *xagw_ctx_new(xmlSchemaPtr s);
+void xagw_ctx_free(xagw_ctx *c);
+// xagw_ctx_spent reports that a context should be retired (bounded reuse).
+int xagw_ctx_spent(xagw_ctx *c);
+
 // When codes is not NULL, the coded values of the document are collected too.
 // b64paths (NUL-separated element paths without indices, ending with an
 // empty entry, or NULL) names elements whose text must be strict
 // xs:base64Binary; violations are reported as errors.
-int xagw_validate(xmlSchemaPtr s, const char *buf, int len, xagw_diags *d, xagw_codes *codes, const char *b64paths);
+int xagw_validate(xagw_ctx *cx, const char *buf, int len, xagw_diags *d, xagw_codes *codes, const char *b64paths);
 
 void xagw_schema_free(xmlSchemaPtr s);
 

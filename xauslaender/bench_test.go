@@ -1,0 +1,114 @@
+package xauslaender_test
+
+import (
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/xagw/xagw/xauslaender"
+	"github.com/xagw/xagw/xauslaender/samples"
+)
+
+// BenchmarkValidateAntrag validates the realistic ~21 KB employment
+// application (XSD, code lists, strict base64) on one goroutine. Run with
+// -cpu 1: 1e9 / ns/op is validations per second per core.
+func BenchmarkValidateAntrag(b *testing.B) {
+	data := sampleXML(b, "antrag-erwerbstaetigkeit")
+	v := xauslaender.NewValidator(testBundle(b))
+	if r := v.Validate(data); !r.Valid {
+		b.Fatal(r.Problems)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	cpu := startCPU()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if r := v.Validate(data); !r.Valid {
+			b.Fatal("invalid")
+		}
+	}
+	b.StopTimer()
+	cpu.report(b, "validations")
+}
+
+// cpuClock measures the CPU time the process spends (all threads, user and
+// system), so per-core figures hold even on a machine shared with other
+// work, where wall time per operation is inflated.
+type cpuClock struct{ start time.Duration }
+
+func cpuNow() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func startCPU() cpuClock { return cpuClock{start: cpuNow()} }
+
+// report adds cpu-ns/op and <what>/s-per-core (1e9 / cpu-ns/op).
+func (c cpuClock) report(b *testing.B, what string) {
+	per := float64(cpuNow()-c.start) / float64(b.N)
+	b.ReportMetric(per, "cpu-ns/op")
+	b.ReportMetric(1e9/per, what+"/s/core")
+}
+
+// BenchmarkValidateAntragParallel runs the same validation from
+// GOMAXPROCS goroutines against one compiled schema (scaling across cores).
+func BenchmarkValidateAntragParallel(b *testing.B) {
+	data := sampleXML(b, "antrag-erwerbstaetigkeit")
+	v := xauslaender.NewValidator(testBundle(b))
+	v.Validate(data)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := startCPU()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if r := v.Validate(data); !r.Valid {
+				b.Error("invalid")
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "validations/s")
+	cpu.report(b, "validations")
+}
+
+// BenchmarkParseAntrag parses the application into its typed model.
+func BenchmarkParseAntrag(b *testing.B) {
+	data := sampleXML(b, "antrag-erwerbstaetigkeit")
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := xauslaender.Parse(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkBuildAntrag is the form-backend path without validation: JSON
+// content → typed message → frame (Sender.Prepare) → XML.
+func BenchmarkBuildAntrag(b *testing.B) {
+	bu := testBundle(b)
+	s, _ := samples.Lookup("antrag-erwerbstaetigkeit")
+	js, err := xauslaender.MarshalJSON(s.Content())
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir, _ := xauslaender.NewABHDirectory(bu)
+	leser, _ := dir.Leser(samples.ABHKey)
+	sender := samples.EVSender(bu)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		m, err := xauslaender.FromJSON("130101", "", js)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := sender.Prepare(m, leser); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := xauslaender.Marshal(m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
