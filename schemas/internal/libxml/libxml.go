@@ -78,8 +78,8 @@ type Schema struct {
 	// ctxs pools parser/validation contexts: creating them per document
 	// costs more than validating a small message. Bounded, so idle
 	// contexts beyond it are freed rather than kept.
-	ctxs chan *C.xagw_ctx
-	mu   sync.Mutex // guards freed
+	ctxs  chan *C.xagw_ctx
+	mu    sync.Mutex // guards freed
 	freed bool
 }
 
