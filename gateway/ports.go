@@ -113,11 +113,12 @@ const (
 // with the message (as JSON) so that, after a restart, the process card is
 // asked at the same intermediary the message was sent to.
 type Route struct {
-	Authority        string    `json:"authority"`         // ABH key the route was resolved for
-	Service          string    `json:"service"`           // DVDV service specification URI
-	IntermediaryURL  string    `json:"intermediary_url"`  // OSCI intermediary endpoint
-	IntermediaryCert []byte    `json:"intermediary_cert"` // DER, intermediary cipher certificate
-	AddresseeCipher  []byte    `json:"addressee_cipher"`  // DER, encrypt content for the ABH
+	Authority        string    `json:"authority"`                  // ABH key the route was resolved for
+	Service          string    `json:"service"`                    // DVDV service specification URI
+	IntermediaryURL  string    `json:"intermediary_url"`           // OSCI intermediary endpoint
+	IntermediaryCert []byte    `json:"intermediary_cert"`          // DER, intermediary cipher certificate
+	IntermediarySig  []byte    `json:"intermediary_sig,omitempty"` // DER, verifies the intermediary's signatures
+	AddresseeCipher  []byte    `json:"addressee_cipher"`           // DER, encrypt content for the ABH
 	AddresseeSig     []byte    `json:"addressee_sig,omitempty"`
 	AddresseeURI     string    `json:"addressee_uri,omitempty"`
 	Scenario         Scenario  `json:"scenario"`
