@@ -1,0 +1,200 @@
+package xmlenc
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"io"
+
+	"github.com/xagw/xagw/osci/wire"
+)
+
+// Method is the data encryption method of an EncryptedData.
+type Method struct {
+	Algorithm string
+	// IVLength in bytes. GCM: 12 or 16; a parsed method without
+	// osci128:IvLength has 16 (the OSCI rule). CBC: 16.
+	IVLength int
+}
+
+// DefaultMethod is what the reference uses: AES-256-GCM with a 12-byte IV.
+var DefaultMethod = Method{Algorithm: AES256GCM, IVLength: 12}
+
+// DecryptOptions enable legacy algorithms for decryption. They are never
+// available for encryption.
+type DecryptOptions struct {
+	// AllowLegacyCBC accepts AES-CBC content (no integrity protection).
+	AllowLegacyCBC bool
+	// AllowRSA15 accepts RSA PKCS#1 v1.5 key transport.
+	AllowRSA15 bool
+}
+
+func (m Method) check(decrypt bool, opts DecryptOptions) (blockAlg, error) {
+	a, ok := blockAlgs[m.Algorithm]
+	if !ok {
+		return a, newError(ErrUnsupported, "block encryption %s", m.Algorithm)
+	}
+	if a.gcm {
+		if m.IVLength != 12 && m.IVLength != 16 {
+			return a, newError(ErrIVLength, "%d bytes announced for %s (12 or 16 supported)", m.IVLength, m.Algorithm)
+		}
+		return a, nil
+	}
+	if !decrypt {
+		return a, newError(ErrLegacy, "%s is accepted for decryption only", m.Algorithm)
+	}
+	if !opts.AllowLegacyCBC {
+		return a, newError(ErrLegacy, "%s (no integrity protection) needs DecryptOptions.AllowLegacyCBC", m.Algorithm)
+	}
+	if m.IVLength != aes.BlockSize {
+		return a, newError(ErrIVLength, "%d bytes for %s (16 required)", m.IVLength, m.Algorithm)
+	}
+	return a, nil
+}
+
+func checkKey(a blockAlg, m Method, key []byte) error {
+	if len(key) != a.keySize {
+		return newError(ErrKeySize, "%d-byte key for %s (needs %d)", len(key), m.Algorithm, a.keySize)
+	}
+	return nil
+}
+
+// NewKey returns a random key for a block algorithm.
+func NewKey(algorithm string) ([]byte, error) {
+	n, err := KeySize(algorithm)
+	if err != nil {
+		return nil, err
+	}
+	key := make([]byte, n)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	return key, nil
+}
+
+// SealedSize is the length of IV ‖ ciphertext ‖ tag for n plaintext bytes.
+func SealedSize(m Method, n int64) int64 { return int64(m.IVLength) + n + gcmTagSize }
+
+// Seal encrypts plaintext with a fresh random IV and returns
+// IV ‖ ciphertext ‖ tag. GCM only.
+func Seal(m Method, key, plaintext []byte) ([]byte, error) {
+	r, err := NewSealReader(m, key, bytes.NewReader(plaintext))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, SealedSize(m, int64(len(plaintext))))
+	buf := bytes.NewBuffer(out)
+	if _, err := buf.ReadFrom(r); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// NewSealReader returns a reader that yields IV ‖ ciphertext ‖ tag for the
+// plaintext read from src, with a fresh random IV. Memory use is one 64 KiB
+// chunk whatever the size; the output length is SealedSize(m, n) for n
+// plaintext bytes, so it can be announced (HTTP, MIME Content-Length)
+// before streaming.
+func NewSealReader(m Method, key []byte, src io.Reader) (io.Reader, error) {
+	a, err := m.check(false, DecryptOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if err := checkKey(a, m, key); err != nil {
+		return nil, err
+	}
+	iv, err := randomIV(m.IVLength)
+	if err != nil {
+		return nil, err
+	}
+	return newSealReader(key, iv, src)
+}
+
+// Decrypt decrypts IV ‖ ciphertext ‖ tag held in memory (CipherValue
+// content). GCM is authenticated as a whole before anything is returned.
+func Decrypt(m Method, key, data []byte, opts DecryptOptions) ([]byte, error) {
+	a, err := m.check(true, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkKey(a, m, key); err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, newError(ErrKeySize, "%v", err)
+	}
+	if !a.gcm {
+		return decryptCBC(block, data)
+	}
+	if len(data) < m.IVLength+gcmTagSize {
+		return nil, newError(ErrTruncated, "%d bytes, shorter than IV (%d) and tag (%d)", len(data), m.IVLength, gcmTagSize)
+	}
+	aead, err := cipher.NewGCMWithNonceSize(block, m.IVLength)
+	if err != nil {
+		return nil, err
+	}
+	pt, err := aead.Open(nil, data[:m.IVLength], data[m.IVLength:], nil)
+	if err != nil {
+		return nil, newError(ErrAuthentication, "GCM tag mismatch (wrong key, wrong IV length %d, or modified data)", m.IVLength)
+	}
+	return pt, nil
+}
+
+// decryptCBC implements XML Encryption's CBC: IV ‖ ciphertext, padding
+// whose last byte gives its length (the other padding bytes are arbitrary).
+func decryptCBC(block cipher.Block, data []byte) ([]byte, error) {
+	if len(data) < 2*aes.BlockSize || len(data)%aes.BlockSize != 0 {
+		return nil, newError(ErrTruncated, "CBC data of %d bytes", len(data))
+	}
+	out := make([]byte, len(data)-aes.BlockSize)
+	cipher.NewCBCDecrypter(block, data[:aes.BlockSize]).CryptBlocks(out, data[aes.BlockSize:])
+	pad := int(out[len(out)-1])
+	if pad < 1 || pad > aes.BlockSize {
+		return nil, newError(ErrPadding, "CBC padding length %d", pad)
+	}
+	return out[:len(out)-pad], nil
+}
+
+// Open authenticates IV ‖ ciphertext ‖ tag in src[0:size] (a spooled MIME
+// part, a file) and returns a reader of the plaintext. It reads the data
+// twice: first to check the tag, then to decrypt, so no plaintext exists
+// before the data is known to be authentic. src must not change meanwhile
+// (the second pass re-checks and fails at its end if it did). GCM only.
+func Open(m Method, key []byte, src io.ReaderAt, size int64) (io.Reader, error) {
+	a, err := m.check(true, DecryptOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if err := checkKey(a, m, key); err != nil {
+		return nil, err
+	}
+	return openGCM(key, m.IVLength, src, size)
+}
+
+// OpenStream is Open for a stream that can be read only once (an
+// unspooled MIME part): the ciphertext is first copied into a wire.Spool
+// (memory up to 1 MiB, then an encrypted temporary file in spoolDir, "" for
+// the system default) while nothing is decrypted. Close the returned reader
+// to release the spool.
+func OpenStream(m Method, key []byte, src io.Reader, spoolDir string) (io.ReadCloser, error) {
+	spool := wire.NewSpool(spoolDir, 0)
+	if _, err := io.Copy(spool, src); err != nil {
+		spool.Close()
+		return nil, err
+	}
+	r, err := Open(m, key, spool, spool.Size())
+	if err != nil {
+		spool.Close()
+		return nil, err
+	}
+	return &spooledReader{Reader: r, spool: spool}, nil
+}
+
+type spooledReader struct {
+	io.Reader
+	spool *wire.Spool
+}
+
+func (s *spooledReader) Close() error { return s.spool.Close() }
