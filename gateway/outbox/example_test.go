@@ -1,0 +1,55 @@
+package outbox_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/xagw/xagw/gateway/atrest"
+	"github.com/xagw/xagw/gateway/gatewaytest"
+	"github.com/xagw/xagw/gateway/outbox"
+	"github.com/xagw/xagw/gateway/store"
+)
+
+// Submit a message and let the workers deliver it (here through the
+// in-memory transport of gatewaytest; the daemon wires the OSCI client).
+func Example() {
+	dir, _ := os.MkdirTemp("", "xagw-example")
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	s, _ := store.Open(ctx, store.SQLite, filepath.Join(dir, "gw.db"), store.Options{})
+	defer s.Close()
+	keys, _ := atrest.New(bytes.Repeat([]byte{1}, atrest.KeySize)) // in production: a key file
+	transport := gatewaytest.NewTransport()
+	o, err := outbox.New(outbox.Config{Store: s, Keys: keys, Codec: &gatewaytest.Codec{},
+		Router: gatewaytest.NewRouter("https://intermediary.example/osci", "000100"), Transport: transport, Poll: 10 * time.Millisecond})
+	if err != nil {
+		panic(err)
+	}
+	body := gatewaytest.Antrag(gatewaytest.AntragOptions{Reader: "abh:000100", ApplicationID: "APP-1"})
+	res, err := o.Submit(ctx, outbox.Submission{ClientID: "forms", IdempotencyKey: "order-1", Format: outbox.FormatXML, Body: body})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(res.Message.State, res.Message.Recipient)
+
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { o.Run(runCtx); close(done) }()
+	for {
+		m, _ := s.Get(ctx, res.Message.ID)
+		if m.State == store.StateDelivered {
+			fmt.Println(m.State, len(transport.Deliveries()))
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop()
+	<-done
+	// Output:
+	// accepted 000100
+	// delivered 1
+}
