@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/json"
@@ -10,31 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/xagw/xagw/dvdv/dvdvtest"
 	"github.com/xagw/xagw/internal/sharedpath"
 )
-
-// dvdvLockedOutput collects the output of a command running in a goroutine.
-type dvdvLockedOutput struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *dvdvLockedOutput) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *dvdvLockedOutput) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // dvdvSetup writes the sample directory and the client credential as PEM
 // files, and runs `xagw dvdv fake-server` on a loopback port.
@@ -63,7 +43,7 @@ func dvdvSetup(t *testing.T) (dir, dataFile, serverURL string) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &dvdvLockedOutput{}
+	out := &lockedBuffer{} // from serve_test.go
 	c := &cli{Stdin: strings.NewReader(""), Stdout: out, Stderr: out, Getenv: os.Getenv}
 	alice := filepath.Join(sharedpath.MustFind("osci/certs"), "pem", "alice_signature_4096.cert.pem")
 	done := make(chan int)
