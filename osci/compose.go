@@ -248,7 +248,8 @@ func seal(in sealInput) (*Outgoing, error) {
 		out.parts = innerParts
 		return out, nil
 	}
-	inner := &wire.Message{Boundary: out.boundary, Parts: innerParts()}
+	boundary := out.boundary
+	inner := func() *wire.Message { return &wire.Message{Boundary: boundary, Parts: innerParts()} }
 	parts, closers, err := transportEncrypt(inner, in.transportTo, in.spoolDir)
 	out.closers = append(out.closers, closers...)
 	if err != nil {

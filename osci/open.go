@@ -62,7 +62,8 @@ type Opened struct {
 	// Attachments are all MIME attachments in wire order.
 	Attachments []*OpenedAttachment
 
-	spools []*wire.Spool
+	spools  []*wire.Spool
+	closers []io.Closer
 }
 
 // TransportInfo describes the transport encryption of a message.
@@ -156,6 +157,15 @@ func (a *OpenedAttachment) Open() (io.Reader, error) {
 	return nil, fmt.Errorf("osci: attachment %s is encrypted for another reader", a.ContentID)
 }
 
+// OpenRaw returns a reader over the attachment as transmitted (ciphertext
+// for encrypted attachments), for relaying it unchanged.
+func (a *OpenedAttachment) OpenRaw() (io.Reader, error) {
+	if a.raw == nil {
+		return nil, fmt.Errorf("osci: attachment %s has no data", a.ContentID)
+	}
+	return a.raw.Reader(), nil
+}
+
 // Bytes reads the whole attachment plaintext.
 func (a *OpenedAttachment) Bytes() ([]byte, error) {
 	r, err := a.Open()
@@ -177,7 +187,10 @@ func (o *Opened) Close() error {
 	for _, s := range o.spools {
 		errs = append(errs, s.Close())
 	}
-	o.spools = nil
+	for _, c := range o.closers {
+		errs = append(errs, c.Close())
+	}
+	o.spools, o.closers = nil, nil
 	return errors.Join(errs...)
 }
 
@@ -483,6 +496,10 @@ func (o *Opened) verifyMessage(opts OpenOptions) error {
 	}
 	return nil
 }
+
+// Certificates returns every certificate the message carries (non-
+// intermediary and intermediary), e.g. as chain-building material.
+func (m *Message) Certificates() []*x509.Certificate { return m.certsOf(nil) }
 
 // certsOf returns every certificate the message carries except skip, as
 // chain-building material for policy checks.
