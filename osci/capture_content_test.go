@@ -38,8 +38,8 @@ type metaMessage struct {
 	EncryptedData []struct {
 		ID         string `json:"Id"`
 		Recipients []struct {
-			Reader         string         `json:"reader"`
-			DecryptedFile  string         `json:"decrypted_file"`
+			Reader           string        `json:"reader"`
+			DecryptedFile    string        `json:"decrypted_file"`
 			ContentContainer metaContainer `json:"ContentContainer"`
 		} `json:"recipients"`
 	} `json:"encrypted_data"`

@@ -1,9 +1,9 @@
 package osci
 
 import (
-	"crypto/x509"
 	"bytes"
 	"crypto/sha256"
+	"crypto/x509"
 	"regexp"
 	"testing"
 )
@@ -124,7 +124,7 @@ func TestComposeStoreDeliveryBodyLayout(t *testing.T) {
 	out := composeDelivery(t, deliveryA(t), false)
 	shape := func(b []byte) string {
 		body := regexp.MustCompile(`(?s)<soap:Body.*</soap:Body>`).Find(b)
-		body = regexp.MustCompile(`>[^<]*<`).ReplaceAll(body, []byte("><"))                 // text values
+		body = regexp.MustCompile(`>[^<]*<`).ReplaceAll(body, []byte("><"))                                     // text values
 		body = regexp.MustCompile(`(URI|Id)="#?[a-z]+_cipher_[0-9a-f]+"`).ReplaceAll(body, []byte(`$1="cert"`)) // hashed ids
 		return string(body)
 	}
