@@ -10,10 +10,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/xagw/xagw/schemas"
+	"github.com/xagw/xagw/xauslaender/samples"
 )
 
 type lockedBuffer struct {
@@ -150,6 +154,35 @@ tenants:
 	if res.StatusCode != 422 || !strings.Contains(string(b), "identifikation.nachricht") {
 		t.Fatalf("%d %s", res.StatusCode, b)
 	}
+	// The benchmark application (fictitious person) posted as XML, valid
+	// and with a broken element: its personal data must not reach the log.
+	bundle, err := schemas.OpenDefault()
+	if err != nil {
+		t.Fatal(err)
+	}
+	smp, _ := samples.Lookup("antrag-erwerbstaetigkeit")
+	antrag, err := smp.XML(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := regexp.MustCompile(`<(?:\w+:)?familienname>([^<]+)<`).FindSubmatch(antrag)
+	if name == nil {
+		t.Fatal("sample has no familienname")
+	}
+	broken := bytes.Replace(antrag, []byte("antragsdatum>"), []byte("antragsdatumX>"), 2)
+	for i, body := range [][]byte{antrag, broken} {
+		req, _ = http.NewRequest("POST", base+"/v1/messages?abh=000100", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer forms-token-0123456789")
+		req.Header.Set("Content-Type", "application/xml")
+		res, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if want := []int{202, 422}[i]; res.StatusCode != want {
+			t.Fatalf("body %d: status %d, want %d", i, res.StatusCode, want)
+		}
+	}
 	cancel()
 	select {
 	case code := <-done:
@@ -161,6 +194,9 @@ tenants:
 	}
 	if st, err := os.Stat(filepath.Join(dir, "data", "xagw.db")); err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("database file: %v", err)
+	}
+	if strings.Contains(stderr.String(), string(name[1])) {
+		t.Fatalf("the applicant's name %q is in the log", name[1])
 	}
 	if !strings.Contains(stderr.String(), "delivery disabled") {
 		t.Fatalf("no warning about disabled delivery:\n%s", stderr.String())
