@@ -229,7 +229,7 @@ func TestLibxmlRefusesDTDItself(t *testing.T) {
 	secret := filepath.Join(t.TempDir(), "secret.txt")
 	os.WriteFile(secret, []byte("TOP-SECRET"), 0o600)
 	doc := `<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file://` + secret + `">]><x>&e;</x>`
-	out := s.x.Validate([]byte(doc), true)
+	out := s.x.Validate([]byte(doc), true, nil, nil)
 	if out.Status == 0 {
 		t.Fatal("document with DTD passed")
 	}
@@ -296,6 +296,45 @@ func TestTwoBundlesInOneProcess(t *testing.T) {
 	// The real bundle still works alongside.
 	if r := testBundle(t).Validate(readTestdata(t, "ruecknahme.xml"), ValidateOptions{}); !r.Valid {
 		t.Fatal(r.Problems)
+	}
+}
+
+// TestExtraChecks covers what the typed model asks for beyond the XSD:
+// strict base64 (libxml2 2.9 skips foreign characters) and non-empty
+// mandatory text.
+func TestExtraChecks(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "s.xsd"), []byte(`<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:t" elementFormDefault="qualified">
+  <xs:element name="doc"><xs:complexType><xs:sequence>
+    <xs:element name="data" type="xs:base64Binary" maxOccurs="unbounded"/>
+    <xs:element name="name" type="xs:string"/>
+  </xs:sequence></xs:complexType></xs:element>
+</xs:schema>`), 0o644)
+	b, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := ValidateOptions{Base64: []string{"/doc/data"}, NonEmpty: []string{"/doc/name"}}
+	ok := []byte(`<doc xmlns="urn:t"><data>SGVs bG8=</data><data/><name>x</name></doc>`)
+	if r := b.Validate(ok, o); !r.Valid {
+		t.Fatalf("%+v", r.Problems)
+	}
+	cases := map[string]string{
+		`<doc xmlns="urn:t"><data>SGVsbG8=</data><data>%%SGVsbG8=</data><name>x</name></doc>`: "/doc/data[2]: Element 'data': not a valid value of the atomic type 'xs:base64Binary': character outside the base64 alphabet.",
+		`<doc xmlns="urn:t"><data>SGVsbG8</data><name>x</name></doc>`:                         "not a valid value of the atomic type 'xs:base64Binary'", // libxml2 catches these itself
+		`<doc xmlns="urn:t"><data>SGVsbG9=</data><name>x</name></doc>`:                        "not a valid value of the atomic type 'xs:base64Binary'", // libxml2 catches these itself
+		`<doc xmlns="urn:t"><data>SG=sbG8=</data><name>x</name></doc>`:                        "not a valid value of the atomic type 'xs:base64Binary'", // libxml2 catches these itself
+		`<doc xmlns="urn:t"><data>SGVsbG8=</data><name></name></doc>`:                         "/doc/name: Element 'name': a mandatory element of type din91379:datatypeC is empty (XInneres error code S030).",
+	}
+	for doc, want := range cases {
+		r := b.Validate([]byte(doc), o)
+		if r.Valid || len(r.Errors()) != 1 || !strings.Contains(r.Errors()[0].Path+": "+r.Errors()[0].Message, want) {
+			t.Errorf("%s: %+v, want %q", doc, r.Problems, want)
+		}
+	}
+	// Without the options, libxml2 alone accepts the foreign characters.
+	if r := b.Validate([]byte(`<doc xmlns="urn:t"><data>%%SGVsbG8=</data><name></name></doc>`), ValidateOptions{}); !r.Valid {
+		t.Logf("libxml2 now rejects non-alphabet base64 itself: %+v", r.Problems)
 	}
 }
 

@@ -159,6 +159,10 @@ type ValidateOptions struct {
 	// libxml2 2.9 silently skips characters outside the base64 alphabet.
 	// Typed message models provide the list (see package xauslaender).
 	Base64 []string
+	// NonEmpty lists element paths (without indices) that must not be
+	// empty when present: mandatory DIN 91379 datatypeC elements, whose
+	// empty value is an XInneres Rückweisung reason (error code S030).
+	NonEmpty []string
 }
 
 // Validate checks data against the bundle: limits and well-formedness
@@ -216,8 +220,17 @@ func (s *Schema) validate(data []byte, o ValidateOptions, r *Result) {
 	if rel, err := relPath(s.bundle.dir, s.root.Path); err == nil {
 		r.Schema = rel
 	}
-	out := s.x.Validate(data, true, o.Base64...)
+	out := s.x.Validate(data, true, o.Base64, o.NonEmpty)
+	libxmlPaths := map[string]bool{}
 	for _, d := range out.Diags {
+		if d.Code != libxml.CodeExtraCheck {
+			libxmlPaths[d.Path] = true
+		}
+	}
+	for _, d := range out.Diags {
+		if d.Code == libxml.CodeExtraCheck && libxmlPaths[d.Path] {
+			continue // libxml2 already reported this element
+		}
 		kind := KindSchema
 		if d.Domain != libxml.DomainSchemav {
 			kind = KindXML

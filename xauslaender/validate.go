@@ -57,5 +57,5 @@ func options(data []byte) schemas.ValidateOptions {
 		}
 		return schemas.CodeRef{ListURI: cl.URI, ListVersionID: cl.Version, Enumerated: cl.Enumerated}, true
 	}
-	return schemas.ValidateOptions{Codes: lookup, Base64: xsd.Base64Paths(m)}
+	return schemas.ValidateOptions{Codes: lookup, Base64: xsd.Base64Paths(m), NonEmpty: xsd.NonEmptyPaths(m)}
 }

@@ -469,7 +469,6 @@ func (g *generator) element(gt *goType, p *Particle, choice string, optional boo
 			}
 		}
 	}
-	_ = isStruct
 	tag := e.Name.Local
 	if e.Name.NS != "" {
 		tag += ",ns=" + escapeTag(e.Name.NS)
@@ -490,6 +489,11 @@ func (g *generator) element(gt *goType, p *Particle, choice string, optional boo
 	}
 	if choice != "" {
 		tag += ",choice=" + choice
+	}
+	if required && !isStruct && g.isDatatypeC(e.Type, e.Anon) {
+		// XInneres rejects mandatory DIN 91379 datatypeC elements that are
+		// empty (error code S030); the validator checks these.
+		tag += ",nonempty"
 	}
 	doc := joinDoc(e.Doc, tdoc)
 	if p.Max != 1 || p.Min != 1 {
@@ -600,6 +604,35 @@ func (g *generator) simpleGo(q QName, anon *Type, where string) (typ, xsdType, d
 		}
 	}
 	return "", "", "", fmt.Errorf("%s: simple type chain too long", where)
+}
+
+// isDatatypeC reports whether a simple type is (derived from) DIN 91379
+// datatypeC, the XÖV string type whose mandatory occurrences must not be empty.
+func (g *generator) isDatatypeC(q QName, anon *Type) bool {
+	cur, curAnon := q, anon
+	for n := 0; n < 64; n++ {
+		var t *Type
+		if curAnon != nil {
+			t = curAnon
+		} else {
+			if strings.HasPrefix(cur.NS, "urn:xoev-de:kosit:xoev:datentyp:din-91379") && cur.Local == "datatypeC" {
+				return true
+			}
+			if cur.IsXSD() || cur.Local == "" {
+				return false
+			}
+			t = g.set.Types[cur]
+		}
+		if t == nil || !t.Simple {
+			return false
+		}
+		if t.SimpleInline != nil {
+			cur, curAnon = QName{}, t.SimpleInline
+		} else {
+			cur, curAnon = t.SimpleBase, nil
+		}
+	}
+	return false
 }
 
 func builtinGo(local, where string) (string, error) {

@@ -227,7 +227,7 @@ type OZGRueckkanalFrage130102 struct {
 	// Frage: Mit diesem Element wird eine Rückfrage übermittelt.
 	//
 	// XSD type: datatypeC.
-	Frage string `xsd:"frage,ns=http://www.osci.de/xauslaender2611" json:"frage"`
+	Frage string `xsd:"frage,ns=http://www.osci.de/xauslaender2611,nonempty" json:"frage"`
 	// Fristdatum: Mit diesem Element teilt die abh ein Fristablaufdatum für die Nachreichung von
 	// nachgeforderten Unterlagen oder die Beantwortung einer Nachfrage mit. Der Fristablauf ohne
 	// Erfüllung der Nachforderung kann zur Beendigung des Online-Verfahrens führen. Die das
@@ -427,7 +427,7 @@ type OZGUnzustaendig130109 struct {
 	// Bitte wenden Sie sich an die für Sie zuständige Ausländerbehörde.".
 	//
 	// XSD type: datatypeC.
-	Hinweis string `xsd:"hinweis,ns=http://www.osci.de/xauslaender2611" json:"hinweis"`
+	Hinweis string `xsd:"hinweis,ns=http://www.osci.de/xauslaender2611,nonempty" json:"hinweis"`
 	// ZustaendigeABH: Mit diesem Element übermittelt die abh Informationen zur zuständigen Stelle,
 	// sofern sie darüber Kenntnis hat.
 	//
@@ -1087,11 +1087,11 @@ type BehoerdeErreichbar struct {
 	// Fassung vor.
 	//
 	// XSD type: datatypeC.
-	Kennung string `xsd:"kennung" json:"kennung"`
+	Kennung string `xsd:"kennung,nonempty" json:"kennung"`
 	// Name: Dieses Element enthält den Namen der Behörde / öffentlichen Stelle.
 	//
 	// XSD type: datatypeC.
-	Name string `xsd:"name" json:"name"`
+	Name string `xsd:"name,nonempty" json:"name"`
 	// Erreichbarkeit: In diesem Element werden Angaben zur Erreichbarkeit übermittelt, mit denen die
 	// Behörde / öffentliche Stelle über Telefon, E-Mail etc. erreicht werden kann. Diese Angaben
 	// können z. B. verwendet werden, um in Einzelfällen Rückfragen zu stellen oder
@@ -1120,11 +1120,11 @@ type BehoerdeType struct {
 	// ':', also bspw. 'psw:01003110'.
 	//
 	// XSD type: datatypeC.
-	Kennung string `xsd:"kennung" json:"kennung"`
+	Kennung string `xsd:"kennung,nonempty" json:"kennung"`
 	// Name: Dieses Element enthält den Namen der Behörde / öffentlichen Stelle.
 	//
 	// XSD type: datatypeC.
-	Name string `xsd:"name" json:"name"`
+	Name string `xsd:"name,nonempty" json:"name"`
 	// Erreichbarkeit: In diesem Element werden Angaben zur Erreichbarkeit übermittelt, mit denen die
 	// Behörde / öffentliche Stelle über Telefon, E-Mail etc. erreicht werden kann. Diese Angaben
 	// können z. B. verwendet werden, um in Einzelfällen Rückfragen zu stellen oder
@@ -2458,7 +2458,7 @@ type IdentifikationEreignis struct {
 	// gelten ebenfalls als Sonderzeichen.
 	//
 	// XSD type: Identifikation.Ereignis.Zeichen.
-	EreignisZeichen string `xsd:"ereignis.zeichen" json:"ereignisZeichen"`
+	EreignisZeichen string `xsd:"ereignis.zeichen,nonempty" json:"ereignisZeichen"`
 }
 
 // IdentifikationNachricht is the XSD type Identifikation.Nachricht
@@ -2560,7 +2560,7 @@ type KommunikationType struct {
 	// Kommunikationskanal, d. h. die Telefonnummer, E-Mail-Adresse oder dergleichen.
 	//
 	// XSD type: datatypeC.
-	Kennung string `xsd:"kennung" json:"kennung"`
+	Kennung string `xsd:"kennung,nonempty" json:"kennung"`
 	// Zusatz: Eine zusätzliche Bemerkung.
 	//
 	// Occurs 0..1.
@@ -2892,7 +2892,7 @@ type OZGBasisnachricht struct {
 	// innerhalb des Eingabeverfahrens eindeutige, Identifikation des Antrags übermittelt.
 	//
 	// XSD type: datatypeC.
-	Antragsidentifikation string `xsd:"antragsidentifikation,ns=http://www.osci.de/xauslaender2611" json:"antragsidentifikation"`
+	Antragsidentifikation string `xsd:"antragsidentifikation,ns=http://www.osci.de/xauslaender2611,nonempty" json:"antragsidentifikation"`
 }
 
 // OZGBasisnachrichtAnAbh is the XSD type OZG.BasisnachrichtAnAbh
@@ -3050,7 +3050,7 @@ type OZGDokumentErweitert struct {
 	// Dokumentes übermittelt, die zur Orientierung über den Inhalt des Dokumentes geeignet ist.
 	//
 	// XSD type: datatypeC.
-	Bezeichnung string `xsd:"bezeichnung,ns=http://www.osci.de/xauslaender2611" json:"bezeichnung"`
+	Bezeichnung string `xsd:"bezeichnung,ns=http://www.osci.de/xauslaender2611,nonempty" json:"bezeichnung"`
 }
 
 // OZGDokumentOderReferenz is the XSD type OZG.DokumentOderReferenz
@@ -3103,7 +3103,7 @@ type OZGDokumentOderReferenzErweitert struct {
 	// Dokumentes übermittelt, die zur Orientierung über den Inhalt des Dokumentes geeignet ist.
 	//
 	// XSD type: datatypeC.
-	Bezeichnung string `xsd:"bezeichnung,ns=http://www.osci.de/xauslaender2611" json:"bezeichnung"`
+	Bezeichnung string `xsd:"bezeichnung,ns=http://www.osci.de/xauslaender2611,nonempty" json:"bezeichnung"`
 }
 
 // OZGFachkraefte130401Arbeitgeber is the XSD type anonymous type of xs:element
@@ -3113,7 +3113,7 @@ type OZGFachkraefte130401Arbeitgeber struct {
 	// Fachkraft tätig werden soll.
 	//
 	// XSD type: datatypeC.
-	Firma string `xsd:"firma,ns=http://www.osci.de/xauslaender2611" json:"firma"`
+	Firma string `xsd:"firma,ns=http://www.osci.de/xauslaender2611,nonempty" json:"firma"`
 	// AnschriftBetriebsstaette: Mit diesem Element wird die Anschrift der Betriebstätte in
 	// Deutschland übermittelt, an der die Fachkraft eingesetzt werden soll.
 	//
@@ -3218,7 +3218,7 @@ type OZGFreizuegigkeit130301Auslandsaufenthalt struct {
 	// Grund: Mit diesem Element wird der Grund für den Auslandsaufenthalt übermittelt.
 	//
 	// XSD type: datatypeC.
-	Grund string `xsd:"grund,ns=http://www.osci.de/xauslaender2611" json:"grund"`
+	Grund string `xsd:"grund,ns=http://www.osci.de/xauslaender2611,nonempty" json:"grund"`
 }
 
 // OZGPerson is the XSD type OZG.Person (http://www.osci.de/xauslaender2611).
@@ -3359,7 +3359,7 @@ type OZGPersonAusweisdokument struct {
 	// Seriennummer: Mit diesem Element wird die Seriennummer des Ausweisdokuments übermittelt.
 	//
 	// XSD type: datatypeC.
-	Seriennummer string `xsd:"seriennummer,ns=http://www.osci.de/xauslaender2611" json:"seriennummer"`
+	Seriennummer string `xsd:"seriennummer,ns=http://www.osci.de/xauslaender2611,nonempty" json:"seriennummer"`
 }
 
 // OZGPersonFamilienstand is the XSD type anonymous type of xs:complexType OZG.Person/familienstand.
@@ -3694,7 +3694,7 @@ type OZGVerpflichtungserklaerung130201GastgeberInstitutionell struct {
 	// übermittelt.
 	//
 	// XSD type: datatypeC.
-	NameOrganisation string `xsd:"nameOrganisation,ns=http://www.osci.de/xauslaender2611" json:"nameOrganisation"`
+	NameOrganisation string `xsd:"nameOrganisation,ns=http://www.osci.de/xauslaender2611,nonempty" json:"nameOrganisation"`
 	// Anschrift: Mit diesem Element wird die inländische Anschrift des Unternehmens, eines Vereins
 	// oder einer sonstigen Organisation übermittelt. Das Eingabeverfahren sollte die Eingabe
 	// möglichst vereinfachen und die Zerteilung der Angaben auf die einzelnen Felder selbst vornehmen
@@ -3790,7 +3790,7 @@ type OZGVerpflichtungserklaerung130201GastgeberInstitutionellSchuldnerverzeichni
 	// Eintragungsgrund: Mit diesem Element werden Gründe für die Eintragung übermittelt.
 	//
 	// XSD type: datatypeC.
-	Eintragungsgrund string `xsd:"eintragungsgrund,ns=http://www.osci.de/xauslaender2611" json:"eintragungsgrund"`
+	Eintragungsgrund string `xsd:"eintragungsgrund,ns=http://www.osci.de/xauslaender2611,nonempty" json:"eintragungsgrund"`
 }
 
 // OZGVerpflichtungserklaerung130201GastgeberInstitutionellVertrauensniveau is the XSD type
@@ -4236,7 +4236,7 @@ type PostalischeInlandsanschriftBasis struct {
 	// Postleitzahl: Es ist die Postleitzahl anzugeben.
 	//
 	// XSD type: Meldeanschrift.Postleitzahl.
-	Postleitzahl string `xsd:"postleitzahl" json:"postleitzahl"`
+	Postleitzahl string `xsd:"postleitzahl,nonempty" json:"postleitzahl"`
 	// Stockwerkswohnungsnummer: Es können Stockwerks- oder Wohnungsnummern angegeben werden, soweit
 	// sie für die Adressierung erforderlich sind. Beispiele: 7OG, 13OG, P für Parterre, HP für
 	// Hochparterre, St für Souterrain oder (Wohnung) 115.
@@ -4252,7 +4252,7 @@ type PostalischeInlandsanschriftBasis struct {
 	// Zeichenkette ohne Hausnummer anzugeben.
 	//
 	// XSD type: Meldeanschrift.Strasse.
-	Strasse string `xsd:"strasse" json:"strasse"`
+	Strasse string `xsd:"strasse,nonempty" json:"strasse"`
 	// TeilnummerDerHausnummer: Es sind Teilnummern zur Hausnummer anzugeben. Beispiel: 16 1/7
 	//
 	// Occurs 0..1.
@@ -4263,7 +4263,7 @@ type PostalischeInlandsanschriftBasis struct {
 	// beschränkt.
 	//
 	// XSD type: Meldeanschrift.Wohnort.
-	Wohnort string `xsd:"wohnort" json:"wohnort"`
+	Wohnort string `xsd:"wohnort,nonempty" json:"wohnort"`
 	// WohnortFruehererGemeindename: Es ist der frühere Gemeindename anzugeben, der als Stadt- bzw.
 	// Ortsteilname dem jetzigen Gemeindenamen hinzugefügt werden kann.Der frühere Gemeindename
 	// (jetziger Ortsteil- oder Stadtteilname) ist bei Adressierungen unterhalb des Namens (oberhalb
@@ -4353,9 +4353,9 @@ type PostalischeInlandsanschriftPostfachanschrift struct {
 	// XSD type: datatypeC.
 	Postfach *string `xsd:"postfach" json:"postfach,omitempty"`
 	// Wohnort: XSD type: Meldeanschrift.Wohnort.
-	Wohnort string `xsd:"wohnort" json:"wohnort"`
+	Wohnort string `xsd:"wohnort,nonempty" json:"wohnort"`
 	// Postleitzahl: XSD type: Meldeanschrift.Postleitzahl.
-	Postleitzahl string `xsd:"postleitzahl" json:"postleitzahl"`
+	Postleitzahl string `xsd:"postleitzahl,nonempty" json:"postleitzahl"`
 }
 
 // RueckweisungEinzelfall is the XSD type Rueckweisung.Einzelfall
@@ -4413,7 +4413,7 @@ type RueckweisungRueckweisendeStelle struct {
 	// Pruefinstanz: Mit diesem Element wird die Stelle bezeichnet, die die Nachricht beanstandet hat.
 	//
 	// XSD type: datatypeC.
-	Pruefinstanz string `xsd:"pruefinstanz" json:"pruefinstanz"`
+	Pruefinstanz string `xsd:"pruefinstanz,nonempty" json:"pruefinstanz"`
 	// Anschrift: XSD type: PostalischeInlandsanschrift.
 	Anschrift PostalischeInlandsanschrift `xsd:"anschrift" json:"anschrift"`
 	// Erreichbarkeit: Occurs 1..unbounded.
@@ -4632,7 +4632,7 @@ type ZeileAufschrift struct {
 	// Inhalt: Hier ist der Inhalt der Aufschriftzeile anzugeben.
 	//
 	// XSD type: ZeileAufschrift.Inhalt.
-	Inhalt string `xsd:"inhalt" json:"inhalt"`
+	Inhalt string `xsd:"inhalt,nonempty" json:"inhalt"`
 }
 
 // Zeitraum is the XSD type Zeitraum (http://www.osci.de/xauslaender2611).

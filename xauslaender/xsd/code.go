@@ -227,6 +227,48 @@ func fillFixed(v reflect.Value) error {
 	return nil
 }
 
+var nonEmptyPaths sync.Map // reflect.Type → []string
+
+// NonEmptyPaths returns the element paths (without indices) of a generated
+// root message type that are mandatory DIN 91379 datatypeC elements: an
+// empty value there is a reason for an XInneres Rückweisung (error S030).
+func NonEmptyPaths(m Message) []string {
+	t := reflect.TypeOf(m)
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if v, ok := nonEmptyPaths.Load(t); ok {
+		return v.([]string)
+	}
+	_, local := m.XMLName()
+	var out []string
+	collectPaths(t, "/"+local, func(f *field) bool { return f.nonEmpty }, &out, map[reflect.Type]bool{})
+	nonEmptyPaths.Store(t, out)
+	return out
+}
+
+// collectPaths appends the paths of the element fields for which want is
+// true, below type t.
+func collectPaths(t reflect.Type, path string, want func(*field) bool, out *[]string, onStack map[reflect.Type]bool) {
+	if onStack[t] {
+		return
+	}
+	p, err := planOf(t)
+	if err != nil {
+		return
+	}
+	onStack[t] = true
+	for _, f := range p.elems {
+		if want(f) {
+			*out = append(*out, path+"/"+f.local)
+		}
+		if f.val == vStruct {
+			collectPaths(f.elemType, path+"/"+f.local, want, out, onStack)
+		}
+	}
+	delete(onStack, t)
+}
+
 var base64Paths sync.Map // reflect.Type → []string
 
 // Base64Paths returns the element paths (without indices) of a generated

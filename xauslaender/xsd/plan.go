@@ -53,6 +53,7 @@ type field struct {
 	choiceOK bool         // the choice group may be empty
 	fixed    string
 	hasFixed bool
+	nonEmpty bool // mandatory DIN 91379 datatypeC: must not be empty (XInneres S030)
 	json     string
 }
 
@@ -154,6 +155,8 @@ func parseField(sf reflect.StructField, tag string) (*field, error) {
 				return nil, fmt.Errorf("bad min %q", v)
 			}
 			f.min = n
+		case "nonempty":
+			f.nonEmpty = true
 		case "choice":
 			f.choiceOK = strings.HasSuffix(v, "?")
 			n, err := strconv.Atoi(strings.TrimSuffix(v, "?"))

@@ -11,6 +11,7 @@
 //	xsd:"name,min=1"         repeated element with a lower bound
 //	xsd:"name,choice=2"      member of required choice group 2 (choice=2? when optional)
 //	xsd:"name,attr,fixed=V"  attribute with a fixed value (%-escaped)
+//	xsd:"name,nonempty"      mandatory DIN 91379 datatypeC element (must not be empty)
 //
 // A non-pointer field is required, a pointer field optional, a slice
 // repeated. Anonymous embedded structs (XSD extension) are inlined, base

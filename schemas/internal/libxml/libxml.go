@@ -40,6 +40,10 @@ type Diag struct {
 	Domain  int // libxml2 error domain
 }
 
+// CodeExtraCheck is the Code of errors from the checks this package adds
+// to libxml2's (strict base64, non-empty text).
+const CodeExtraCheck = 1000
+
 // Domain numbers used to tell parse errors from validity errors.
 const (
 	DomainParser  = 1  // XML_FROM_PARSER
@@ -202,8 +206,9 @@ type Outcome struct {
 // With collectCodes, the coded values (elements shaped <x listURI listVersionID><code/><name/></x>)
 // are returned as well, found in the same parse. base64Paths lists element
 // paths without indices ("/a/b") whose text must be strict xs:base64Binary
-// (libxml2 2.9 skips characters outside the base64 alphabet).
-func (s *Schema) Validate(data []byte, collectCodes bool, base64Paths ...string) Outcome {
+// (libxml2 2.9 skips characters outside the base64 alphabet); nonEmptyPaths
+// lists elements whose text must not be empty.
+func (s *Schema) Validate(data []byte, collectCodes bool, base64Paths, nonEmptyPaths []string) Outcome {
 	if s.ptr == nil {
 		return Outcome{Status: -1, Diags: []Diag{{Message: "schema has been freed"}}}
 	}
@@ -223,12 +228,20 @@ func (s *Schema) Validate(data []byte, collectCodes bool, base64Paths ...string)
 	if collectCodes {
 		cp = &codes
 	}
-	var b64 *C.char
-	if len(base64Paths) > 0 {
-		b64 = C.CString(strings.Join(base64Paths, "\x00") + "\x00")
-		defer C.free(unsafe.Pointer(b64))
+	var checks *C.char
+	if len(base64Paths)+len(nonEmptyPaths) > 0 {
+		// One list for C: "b/path" strict base64, "n/path" non-empty.
+		var b strings.Builder
+		for _, p := range base64Paths {
+			b.WriteString("b" + p + "\x00")
+		}
+		for _, p := range nonEmptyPaths {
+			b.WriteString("n" + p + "\x00")
+		}
+		checks = C.CString(b.String())
+		defer C.free(unsafe.Pointer(checks))
 	}
-	st := C.xagw_validate(cx, (*C.char)(unsafe.Pointer(&data[0])), C.int(len(data)), &d, cp, b64)
+	st := C.xagw_validate(cx, (*C.char)(unsafe.Pointer(&data[0])), C.int(len(data)), &d, cp, checks)
 	runtime.KeepAlive(data)
 	runtime.KeepAlive(s)
 	out := Outcome{Status: int(st), Dropped: int(d.dropped), CodesDropped: int(codes.dropped)}

@@ -214,19 +214,23 @@ static const char *b64_check(const char *s) {
 	return NULL;
 }
 
+#define XAGW_MAX_CHECKS 1024
+
 typedef struct {
 	xagw_codes *codes;
-	const char *b64[256];
-	size_t b64len[256];
-	int nb64;
+	const char *chk[XAGW_MAX_CHECKS];   // paths
+	size_t chklen[XAGW_MAX_CHECKS];
+	char chkkind[XAGW_MAX_CHECKS];      // 'b' base64, 'n' non-empty
+	int nchk;
 	xagw_diags *diags;
 	char path[4096];
 	size_t len;
 } walker;
 
-static int is_b64(walker *w) {
-	for (int i = 0; i < w->nb64; i++)
-		if (w->b64len[i] == w->len && memcmp(w->b64[i], w->path, w->len) == 0) return 1;
+// check_kind returns the kind of check for the current path, or 0.
+static char check_kind(walker *w) {
+	for (int i = 0; i < w->nchk; i++)
+		if (w->chklen[i] == w->len && memcmp(w->chk[i], w->path, w->len) == 0) return w->chkkind[i];
 	return 0;
 }
 
@@ -279,13 +283,23 @@ static void walk(xmlNodePtr n, walker *w) {
 				}
 			}
 		} else {
-			if (w->nb64 > 0 && is_b64(w)) {
+			char kind = w->nchk > 0 ? check_kind(w) : 0;
+			if (kind == 'b') {
 				xmlChar *txt = xmlNodeGetContent(c);
 				const char *why = b64_check(txt ? (const char *)txt : "");
 				if (txt) xmlFree(txt);
 				if (why) {
 					char msg[256];
 					snprintf(msg, sizeof msg, "Element '%s': not a valid value of the atomic type 'xs:base64Binary': %s.", (const char *)c->name, why);
+					add_diag(w->diags, c, msg);
+				}
+			} else if (kind == 'n') {
+				xmlChar *txt = xmlNodeGetContent(c);
+				int empty = txt == NULL || txt[0] == 0;
+				if (txt) xmlFree(txt);
+				if (empty) {
+					char msg[256];
+					snprintf(msg, sizeof msg, "Element '%s': a mandatory element of type din91379:datatypeC is empty (XInneres error code S030).", (const char *)c->name);
 					add_diag(w->diags, c, msg);
 				}
 			}
@@ -320,7 +334,7 @@ void xagw_ctx_free(xagw_ctx *c) {
 // keep memory bounded whatever names attackers send.
 #define XAGW_CTX_MAX_USES 2000
 
-int xagw_validate(xagw_ctx *cx, const char *buf, int len, xagw_diags *d, xagw_codes *codes, const char *b64paths) {
+int xagw_validate(xagw_ctx *cx, const char *buf, int len, xagw_diags *d, xagw_codes *codes, const char *checks) {
 	int ret = -1;
 	tls_deny = 1;
 	cx->uses++;
@@ -344,13 +358,14 @@ int xagw_validate(xagw_ctx *cx, const char *buf, int len, xagw_diags *d, xagw_co
 	xmlSchemaSetValidStructuredErrors(vc, (xmlStructuredErrorFunc)collect, d);
 	ret = xmlSchemaValidateDoc(vc, doc);
 	xmlSchemaSetValidStructuredErrors(vc, NULL, NULL);
-	if (codes != NULL || b64paths != NULL) {
+	if (codes != NULL || checks != NULL) {
 		walker *w = calloc(1, sizeof(walker));
 		if (w == NULL) { ret = -1; xmlFreeDoc(doc); goto out; }
 		w->codes = codes;
-		for (const char *p = b64paths; p && *p && w->nb64 < 256; p += strlen(p) + 1) {
-			w->b64[w->nb64] = p;
-			w->b64len[w->nb64++] = strlen(p);
+		for (const char *p = checks; p && *p && w->nchk < XAGW_MAX_CHECKS; p += strlen(p) + 1) {
+			w->chkkind[w->nchk] = p[0];
+			w->chk[w->nchk] = p + 1;
+			w->chklen[w->nchk++] = strlen(p + 1);
 		}
 		w->diags = d;
 		walk(xmlDocGetRootElement(doc), w);

@@ -67,10 +67,11 @@ void xagw_ctx_free(xagw_ctx *c);
 int xagw_ctx_spent(xagw_ctx *c);
 
 // When codes is not NULL, the coded values of the document are collected too.
-// b64paths (NUL-separated element paths without indices, ending with an
-// empty entry, or NULL) names elements whose text must be strict
-// xs:base64Binary; violations are reported as errors.
-int xagw_validate(xagw_ctx *cx, const char *buf, int len, xagw_diags *d, xagw_codes *codes, const char *b64paths);
+// checks (NUL-separated entries ending with an empty one, or NULL) name
+// element paths without indices, each prefixed by its check: 'b' the text
+// must be strict xs:base64Binary, 'n' the text must not be empty.
+// Violations are reported as errors.
+int xagw_validate(xagw_ctx *cx, const char *buf, int len, xagw_diags *d, xagw_codes *codes, const char *checks);
 
 void xagw_schema_free(xmlSchemaPtr s);
 
