@@ -1,10 +1,14 @@
 package osci
 
 import (
+	"bytes"
+	"crypto/x509"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/xagw/xagw/osci/wire"
 )
 
 // envelopeSeeds are envelopes of every message type written by the composer
@@ -73,4 +77,56 @@ func FuzzParseEnvelope(f *testing.F) {
 			t.Fatalf("composer output of an accepted envelope does not parse: %v", err)
 		}
 	})
+}
+
+// openSeeds are complete messages written by the composer: a signed
+// getMessageId, and a storeDelivery with signed, encrypted and plain
+// containers and attachments, plain and transport-encrypted.
+func openSeeds(t testing.TB) [][]byte {
+	small := &Delivery{MessageID: "m", Subject: "s", Addressee: sharedCert(t, "bob_cipher_4096"), Containers: []ContentContainer{
+		{Sign: true, Contents: []Content{{Data: []byte("a")}, {Attachment: AttachmentBytes("x", []byte("b"))}}},
+		{EncryptFor: []*x509.Certificate{sharedCert(t, "bob_cipher_4096")}, Contents: []Content{{Data: []byte("c")}, {Attachment: AttachmentBytes("y", []byte("d"))}}},
+	}}
+	var out [][]byte
+	for _, transport := range []bool{false, true} {
+		data, err := composeDelivery(t, small, transport).Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, data)
+	}
+	return out
+}
+
+// FuzzOpen: Open never panics on arbitrary input, and whatever it accepts
+// without error verified completely.
+func FuzzOpen(f *testing.F) {
+	for _, s := range openSeeds(f) {
+		f.Add(s)
+	}
+	keys := readerKeys(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		o, err := Open(bytes.NewReader(data), OpenOptions{Keys: keys, Limits: wire.Limits{MaxParts: 16}})
+		if o != nil {
+			defer o.Close()
+		}
+		if err == nil && o.Type != TypeFault && !o.Signature.OK() {
+			t.Fatalf("accepted without a verified signature")
+		}
+	})
+}
+
+func TestWriteOpenFuzzSeeds(t *testing.T) {
+	if os.Getenv("XAGW_WRITE_FUZZ_SEEDS") != "1" {
+		t.Skip("set XAGW_WRITE_FUZZ_SEEDS=1 to rewrite the corpus")
+	}
+	dir := filepath.Join("testdata", "fuzz", "FuzzOpen")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range openSeeds(t) {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed-%02d", i)), []byte(fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", s)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

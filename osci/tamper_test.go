@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/xagw/xagw/osci/xmldsig"
+	"github.com/xagw/xagw/osci/xmlenc"
 )
 
 // replaceOnce replaces the first occurrence of old in b (which must exist).
@@ -89,6 +90,65 @@ func TestTamperedPlainCapture(t *testing.T) {
 		var se *SignatureError
 		if !errors.As(err, &se) {
 			t.Fatalf("got %v", err)
+		}
+	})
+}
+
+// flipAt returns a copy of b with the byte at i inverted.
+func flipAt(b []byte, i int) []byte {
+	c := append([]byte(nil), b...)
+	c[i] ^= 0xff
+	return c
+}
+
+// Tampering with ciphertext is caught by authentication: the transport
+// ciphertext, a content CipherValue, an encrypted attachment.
+func TestTamperedCiphertext(t *testing.T) {
+	keys := readerKeys(t)
+	t.Run("transport ciphertext", func(t *testing.T) {
+		orig := readCapture(t, "storeDelivery-a.transport-encrypted.wire")
+		i := bytes.Index(orig, []byte("Content-ID: <osci_enc>\r\n\r\n")) + 2000
+		_, err := openErr(t, flipAt(orig, i), OpenOptions{Keys: keys})
+		var de *DecryptError
+		if !errors.As(err, &de) || !errors.Is(err, xmlenc.ErrAuthentication) || de.Code() != "9202" {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("transport key for someone else", func(t *testing.T) {
+		_, err := openErr(t, readCapture(t, "storeDelivery-a.transport-encrypted.wire"), OpenOptions{Keys: keys[1:]})
+		var de *DecryptError
+		if !errors.As(err, &de) || de.Code() != "9200" {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("content cipher value", func(t *testing.T) {
+		orig := readCapture(t, "storeDelivery-b.plain.wire")
+		// The second CipherValue is the content (the first the wrapped key).
+		first := bytes.Index(orig, []byte("<xenc:CipherValue>"))
+		i := first + 1 + bytes.Index(orig[first+1:], []byte("<xenc:CipherValue>")) + len("<xenc:CipherValue>") + 40
+		data := append([]byte(nil), orig...)
+		if data[i] == 'A' {
+			data[i] = 'B'
+		} else {
+			data[i] = 'A'
+		}
+		o, err := openErr(t, data, OpenOptions{Keys: keys})
+		// The body digest of the ClientSignature fails, and the content
+		// does not decrypt.
+		if !errors.Is(err, xmldsig.ErrDigestMismatch) || !errors.Is(err, xmlenc.ErrAuthentication) || len(o.Containers) != 0 {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("encrypted attachment", func(t *testing.T) {
+		orig := readCapture(t, "storeDelivery-a.plain.wire")
+		i := bytes.Index(orig, []byte("Content-ID: <attachment-a-enc.txt>"))
+		i += bytes.Index(orig[i:], []byte("\r\n\r\n")) + 4 + 20
+		o, err := openErr(t, flipAt(orig, i), OpenOptions{Keys: keys})
+		if !errors.Is(err, xmlenc.ErrAuthentication) || !errors.Is(err, xmldsig.ErrDigestMismatch) {
+			t.Fatalf("got %v", err)
+		}
+		if a := o.attachment("attachment-a-enc.txt"); a == nil || a.Decrypted {
+			t.Fatal("tampered attachment released as plaintext")
 		}
 	})
 }
