@@ -113,6 +113,11 @@ func (s *Signer) Sign(parent *etree.Element, refs []Reference, keyInfo *etree.El
 		if err != nil {
 			return nil, fmt.Errorf("reference %d: %w", i+1, err)
 		}
+		for _, prev := range digests {
+			if prev.uri == uri {
+				return nil, errorf(ErrMalformed, uri, "referenced twice")
+			}
+		}
 		digests = append(digests, done{uri, dm, transforms, d.Sum(nil)})
 	}
 

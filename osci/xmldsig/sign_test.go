@@ -240,6 +240,9 @@ func TestSignRefusals(t *testing.T) {
 	if _, err := (&Signer{Key: rk}).Sign(parent, []Reference{{Element: idx.Lookup("clientsignature")}}, nil); !errors.Is(err, ErrMalformed) {
 		t.Errorf("self-covering reference: %v", err)
 	}
+	if _, err := (&Signer{Key: rk}).Sign(parent, []Reference{{Element: idx.Lookup("body")}, {Element: idx.Lookup("body")}}, nil); !errors.Is(err, ErrMalformed) {
+		t.Errorf("same reference twice: %v", err)
+	}
 	if len(parent.ChildElements()) != 0 {
 		t.Error("failed Sign left elements behind")
 	}

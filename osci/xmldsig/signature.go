@@ -150,6 +150,7 @@ func ParseSignature(el *etree.Element) (*Signature, error) {
 	if s.SignatureMethod, err = algorithmOf(si[1], false); err != nil {
 		return nil, err
 	}
+	seen := map[string]bool{}
 	for _, r := range si[2:] {
 		if !isDS(r, "Reference") {
 			return nil, errorf(ErrMalformed, "", "unexpected element %s in ds:SignedInfo", r.FullTag())
@@ -158,6 +159,12 @@ func ParseSignature(el *etree.Element) (*Signature, error) {
 		if err != nil {
 			return nil, err
 		}
+		// A URI referenced twice serves no purpose and multiplies the work
+		// (a large Body digested hundreds of times).
+		if seen[ref.URI] {
+			return nil, errorf(ErrMalformed, ref.URI, "referenced twice")
+		}
+		seen[ref.URI] = true
 		s.References = append(s.References, ref)
 	}
 	return s, nil

@@ -221,3 +221,11 @@ func TestUnsupportedConstructs(t *testing.T) {
 	_, err = verifyCapture(t, c, nil)
 	expect(t, err, ErrUnsupported, nil)
 }
+
+func TestDuplicateReferenceRefused(t *testing.T) {
+	c := freshCapture(t, "storeDelivery-a.plain")
+	si := c.doc.FindElement("//osci:ClientSignature/ds:Signature/ds:SignedInfo")
+	si.AddChild(si.FindElement("./ds:Reference[@URI='#body']").Copy())
+	_, err := verifyCapture(t, c, nil)
+	expect(t, err, ErrMalformed, nil)
+}
