@@ -227,3 +227,58 @@ func ParseAs(data []byte, m xsd.Message) error { return xsd.Unmarshal(data, m, L
 
 // MarshalJSON returns the JSON form of a message (the shape FromJSON reads).
 func MarshalJSON(m xsd.Message) ([]byte, error) { return json.MarshalIndent(m, "", "  ") }
+
+// FrameJSONKeys are the top-level JSON keys of the message frame, which
+// Sender.Prepare fills; a form backend leaves them out.
+var FrameJSONKeys = []string{"produkt", "produkthersteller", "produktversion", "standard", "version", "test",
+	"nachrichtenkopfG2G", "anschriftLeser", "anschriftAutor"}
+
+// ContentJSON returns the JSON form of a message without the frame: what a
+// form backend posts. Field order follows the schema.
+func ContentJSON(m xsd.Message) ([]byte, error) {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	// Decode into an ordered list of top-level members to drop the frame
+	// and keep the schema order of the rest.
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if _, err := dec.Token(); err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	out.WriteString("{")
+	first := true
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		key := k.(string)
+		skip := false
+		for _, f := range FrameJSONKeys {
+			skip = skip || f == key
+		}
+		if skip {
+			continue
+		}
+		if !first {
+			out.WriteString(",")
+		}
+		first = false
+		kb, _ := json.Marshal(key)
+		out.Write(kb)
+		out.WriteString(":")
+		out.Write(v)
+	}
+	out.WriteString("}")
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, out.Bytes(), "", "  "); err != nil {
+		return nil, err
+	}
+	return pretty.Bytes(), nil
+}

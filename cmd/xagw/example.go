@@ -66,7 +66,7 @@ func runExample(ctx context.Context, c *cli, args []string) int {
 		return 2
 	}
 	if *asJSON {
-		out, err := xauslaender.MarshalJSON(s.Content())
+		out, err := xauslaender.ContentJSON(s.Content())
 		if err != nil {
 			fmt.Fprintf(c.Stderr, "xagw example: %v\n", err)
 			return 1

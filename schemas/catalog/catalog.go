@@ -93,6 +93,11 @@ func load(path string, depth int) (*Catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
+	return parse(data, abs, depth)
+}
+
+// parse reads catalog data that was loaded from the file abs.
+func parse(data []byte, abs string, depth int) (*Catalog, error) {
 	// Catalogs are configuration, but they are still XML from outside the
 	// process: no DTDs, bounded size.
 	if err := safexml.Check(data, safexml.Limits{MaxBytes: 16 << 20}); err != nil {

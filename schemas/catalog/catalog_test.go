@@ -131,3 +131,23 @@ func TestLoadRejects(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParse feeds arbitrary catalog documents to the parser. Nested
+// catalogs are not followed (the depth is exhausted), so only the parser
+// itself is exercised; it must not panic, and whatever it resolves must be
+// an absolute local path.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(head + `<system systemId="http://a/b.xsd" uri="b.xsd"/><rewriteURI uriStartString="http://a/" rewritePrefix="x/"/></catalog>`))
+	f.Add([]byte(head + `<group xml:base="sub/"><uri name="urn:x" uri="y.xsd"/></group></catalog>`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := parse(data, "/bundle/catalog.xml", maxNested)
+		if err != nil {
+			return
+		}
+		for _, id := range []string{"http://a/b.xsd", "http://a/c/d.xsd", "urn:x"} {
+			if p, err := c.Resolve(id); err == nil && !filepath.IsAbs(p) {
+				t.Fatalf("%s resolved to relative %q", id, p)
+			}
+		}
+	})
+}

@@ -251,14 +251,15 @@ func (d *decoder) structure(p *plan, v reflect.Value, se xml.StartElement, path 
 	}
 }
 
-// finish checks what must have been present once the element has ended.
+// finish checks, once the element has ended, what the model cannot
+// represent: a missing required single element (it would be written back
+// as an empty element) and two alternatives of one choice. Too few
+// repetitions or an empty choice are representable; reporting those is the
+// validator's job, so Parse and Marshal agree on every document.
 func (d *decoder) finish(p *plan, v reflect.Value, seen []int, cursor int, path string, line int) error {
 	for k, f := range p.elems {
 		if f.card == cOne && seen[k] == 0 {
 			return &ParseError{Path: path, Line: line, Msg: fmt.Sprintf("required element %s is missing", f.local)}
-		}
-		if f.card == cMany && seen[k] < f.min && (f.choice == 0 || seen[k] > 0) {
-			return &ParseError{Path: path, Line: line, Msg: fmt.Sprintf("element %s occurs %d times, at least %d required", f.local, seen[k], f.min)}
 		}
 	}
 	for _, members := range p.choices {
@@ -268,12 +269,8 @@ func (d *decoder) finish(p *plan, v reflect.Value, seen []int, cursor int, path 
 				n++
 			}
 		}
-		f := p.elems[members[0]]
 		if n > 1 {
 			return &ParseError{Path: path, Line: line, Msg: fmt.Sprintf("more than one alternative of the choice %s", choiceNames(p, members))}
-		}
-		if n == 0 && !f.choiceOK {
-			return &ParseError{Path: path, Line: line, Msg: fmt.Sprintf("one of %s is required", choiceNames(p, members))}
 		}
 	}
 	return nil
