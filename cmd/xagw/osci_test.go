@@ -63,7 +63,7 @@ func TestOSCIOpenCapture(t *testing.T) {
 			}
 		}
 		Containers []struct{ Signatures []struct{ OK bool } }
-		OK bool
+		OK         bool
 	}
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || code != 0 {
 		t.Fatalf("exit %d, %v\n%s", code, err, stdout)
