@@ -3,7 +3,7 @@ package xmldsig
 import (
 	"bytes"
 	"io"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/beevik/etree"
@@ -53,7 +53,7 @@ type canonicalWriter interface {
 func writeC14N(w canonicalWriter, el *etree.Element, opt c14nOptions) {
 	scope := inScopeNamespaces(el)
 	rendered := map[string]string{} // nothing rendered above the apex
-	writeElement(w, el, scope, rendered, inheritedXMLAttrs(el), opt)
+	writeElement(w, el, scope, rendered, inheritedXMLAttrs(el), true, opt)
 }
 
 // inScopeNamespaces returns prefix → URI for the declarations visible at el
@@ -118,7 +118,7 @@ type attrNode struct {
 	uri, local, qname, value string
 }
 
-func writeElement(w canonicalWriter, el *etree.Element, parentScope, rendered map[string]string, extra []etree.Attr, opt c14nOptions) {
+func writeElement(w canonicalWriter, el *etree.Element, parentScope, rendered map[string]string, extra []etree.Attr, apex bool, opt c14nOptions) {
 	// The element's own scope: the parent's plus its declarations.
 	scope := parentScope
 	hasDecl := false
@@ -137,9 +137,13 @@ func writeElement(w canonicalWriter, el *etree.Element, parentScope, rendered ma
 	}
 
 	// Namespace nodes to render: those whose value differs from what the
-	// nearest rendered ancestor has.
+	// nearest rendered ancestor has. Below the apex, an element without
+	// declarations has its parent's scope, which is rendered already.
 	var nss []nsNode
 	for p, uri := range scope {
+		if !apex && !hasDecl {
+			break
+		}
 		if p == "xml" {
 			continue
 		}
@@ -159,7 +163,7 @@ func writeElement(w canonicalWriter, el *etree.Element, parentScope, rendered ma
 		}
 		nss = append(nss, nsNode{p, uri})
 	}
-	sort.Slice(nss, func(i, j int) bool { return nss[i].prefix < nss[j].prefix })
+	slices.SortFunc(nss, func(a, b nsNode) int { return strings.Compare(a.prefix, b.prefix) })
 
 	childRendered := rendered
 	if len(nss) > 0 {
@@ -197,11 +201,11 @@ func writeElement(w canonicalWriter, el *etree.Element, parentScope, rendered ma
 	for _, a := range extra {
 		addAttr(a)
 	}
-	sort.SliceStable(attrs, func(i, j int) bool {
-		if attrs[i].uri != attrs[j].uri {
-			return attrs[i].uri < attrs[j].uri
+	slices.SortStableFunc(attrs, func(a, b attrNode) int {
+		if c := strings.Compare(a.uri, b.uri); c != 0 {
+			return c
 		}
-		return attrs[i].local < attrs[j].local
+		return strings.Compare(a.local, b.local)
 	})
 
 	name := el.Tag
@@ -235,7 +239,7 @@ func writeElement(w canonicalWriter, el *etree.Element, parentScope, rendered ma
 			if t == opt.exclude {
 				continue
 			}
-			writeElement(w, t, scope, childRendered, nil, opt)
+			writeElement(w, t, scope, childRendered, nil, false, opt)
 		case *etree.CharData:
 			escapeText(w, t.Data)
 		case *etree.Comment:
