@@ -35,6 +35,7 @@ type Spool struct {
 	block    cipher.Block
 	iv       [aes.BlockSize]byte
 	scratch  []byte
+	wstream  cipher.Stream // keystream positioned at size, for appends
 	closed   bool
 }
 
@@ -116,7 +117,11 @@ func (s *Spool) stream(off int64) cipher.Stream {
 }
 
 func (s *Spool) writeEncrypted(p []byte, off int64) error {
-	st := s.stream(off)
+	// Writes only append, so one keystream serves them all.
+	if s.wstream == nil {
+		s.wstream = s.stream(off)
+	}
+	st := s.wstream
 	for len(p) > 0 {
 		n := min(len(p), 64<<10)
 		if cap(s.scratch) < n {
