@@ -737,6 +737,13 @@ func (g *generator) codeMethods(gt *goType, t *Type) error {
 	if ci.codeField == "" {
 		return fmt.Errorf("%s: code type without a code element", t.where)
 	}
+	// listURI and listVersionID are filled in by Sender.Prepare; in JSON
+	// they are optional even where the schema requires them.
+	for _, f := range []*goField{ci.listURIField, ci.listVersionField} {
+		if f != nil && !strings.HasSuffix(f.json, ",omitempty") {
+			f.json += ",omitempty"
+		}
+	}
 	// Enumerated in the schema: the code element's type has enumerations.
 	if t.Content != nil {
 		for _, c := range t.Content.Children {

@@ -185,7 +185,7 @@ func TestAnotherVersionNeedsNoCodeChange(t *testing.T) {
 		"Version string `xsd:\"version,attr,fixed=1.21.1\" json:\"version\"`",
 		// Restriction of the code type: restricted content, inherited and overridden attributes.
 		"ListURI *string `xsd:\"listURI,attr,fixed=urn:test:antragsgrund\" json:\"listURI,omitempty\"`",
-		"ListVersionID string `xsd:\"listVersionID,attr\" json:\"listVersionID\"`",
+		"ListVersionID string `xsd:\"listVersionID,attr\" json:\"listVersionID,omitempty\"`",
 		`return xsd.CodeList{URI: "urn:test:antragsgrund", Version: "", URIFixed: true, VersionFixed: false, Enumerated: false, Name: "Antragsgrund"}`,
 		// Anonymous type, repeated, with a choice and simple content.
 		"Person []OZGAntrag130101Person `xsd:\"person,ns=http://www.osci.de/xauslaender1211,min=1\" json:\"person\"`",

@@ -1146,7 +1146,7 @@ type CodeAZRAugenfarbeArt struct {
 	// XSD type: xs:anyURI.
 	ListURI *string `xsd:"listURI,attr,fixed=urn:de:xauslaender:codelist:azr:artderaugenfarbe" json:"listURI,omitempty"`
 	// ListVersionID: XSD type: xs:normalizedString.
-	ListVersionID string `xsd:"listVersionID,attr" json:"listVersionID"`
+	ListVersionID string `xsd:"listVersionID,attr" json:"listVersionID,omitempty"`
 	// Code: XSD type: xs:token.
 	Code string `xsd:"code" json:"code"`
 	// Name: Occurs 0..1.
@@ -1321,9 +1321,9 @@ func (c *CodeFamilienstand) UnmarshalJSON(data []byte) error {
 // XRepository im Genericode-Format veröffentlicht sein.
 type CodeFehlercodeSpezifisch struct {
 	// ListURI: XSD type: xs:anyURI.
-	ListURI string `xsd:"listURI,attr" json:"listURI"`
+	ListURI string `xsd:"listURI,attr" json:"listURI,omitempty"`
 	// ListVersionID: XSD type: xs:normalizedString.
-	ListVersionID string `xsd:"listVersionID,attr" json:"listVersionID"`
+	ListVersionID string `xsd:"listVersionID,attr" json:"listVersionID,omitempty"`
 	// Code: XSD type: xs:token.
 	Code string `xsd:"code" json:"code"`
 	// Name: Occurs 0..1.
@@ -1414,7 +1414,7 @@ type CodeGeschlecht struct {
 	// XSD type: xs:anyURI.
 	ListURI *string `xsd:"listURI,attr,fixed=urn:xoev-de:xinneres:codeliste:geschlecht" json:"listURI,omitempty"`
 	// ListVersionID: XSD type: xs:normalizedString.
-	ListVersionID string `xsd:"listVersionID,attr" json:"listVersionID"`
+	ListVersionID string `xsd:"listVersionID,attr" json:"listVersionID,omitempty"`
 	// Code: XSD type: xs:token.
 	Code string `xsd:"code" json:"code"`
 	// Name: Occurs 0..1.
@@ -1450,7 +1450,7 @@ type CodeKommunikationKanalType struct {
 	// XSD type: xs:anyURI.
 	ListURI *string `xsd:"listURI,attr,fixed=urn:de:xoev:codeliste:erreichbarkeit" json:"listURI,omitempty"`
 	// ListVersionID: XSD type: xs:normalizedString.
-	ListVersionID string `xsd:"listVersionID,attr" json:"listVersionID"`
+	ListVersionID string `xsd:"listVersionID,attr" json:"listVersionID,omitempty"`
 	// Code: XSD type: xs:token.
 	Code string `xsd:"code" json:"code"`
 }
@@ -1520,9 +1520,9 @@ func (c *CodeNachrichtentyp) UnmarshalJSON(data []byte) error {
 // xinneres-fachmodul festgelegt werden.
 type CodeNachrichtentypTyp4 struct {
 	// ListURI: XSD type: xs:anyURI.
-	ListURI string `xsd:"listURI,attr" json:"listURI"`
+	ListURI string `xsd:"listURI,attr" json:"listURI,omitempty"`
 	// ListVersionID: XSD type: xs:normalizedString.
-	ListVersionID string `xsd:"listVersionID,attr" json:"listVersionID"`
+	ListVersionID string `xsd:"listVersionID,attr" json:"listVersionID,omitempty"`
 	// Code: XSD type: xs:token.
 	Code string `xsd:"code" json:"code"`
 	// Name: Occurs 0..1.
@@ -1601,7 +1601,7 @@ type CodeOZGAntragsgrund struct {
 	// XSD type: xs:anyURI.
 	ListURI *string `xsd:"listURI,attr,fixed=urn:xoev-de:xauslaender:codeliste:ozg.antragsgrund" json:"listURI,omitempty"`
 	// ListVersionID: XSD type: xs:normalizedString.
-	ListVersionID string `xsd:"listVersionID,attr" json:"listVersionID"`
+	ListVersionID string `xsd:"listVersionID,attr" json:"listVersionID,omitempty"`
 	// Code: XSD type: xs:token.
 	Code string `xsd:"code" json:"code"`
 	// Name: Occurs 0..1.
@@ -2107,7 +2107,7 @@ type CodeOZGGrundDesAufenthalts81a struct {
 	// XSD type: xs:anyURI.
 	ListURI *string `xsd:"listURI,attr,fixed=urn:xoev-de:xauslaender:codeliste:ozg.grunddesaufenthalts81a" json:"listURI,omitempty"`
 	// ListVersionID: XSD type: xs:normalizedString.
-	ListVersionID string `xsd:"listVersionID,attr" json:"listVersionID"`
+	ListVersionID string `xsd:"listVersionID,attr" json:"listVersionID,omitempty"`
 	// Code: XSD type: xs:token.
 	Code string `xsd:"code" json:"code"`
 	// Name: Occurs 0..1.
@@ -2232,7 +2232,7 @@ type CodeStaatsangehoerigkeit struct {
 	// XSD type: xs:anyURI.
 	ListURI *string `xsd:"listURI,attr,fixed=urn:de:bund:destatis:bevoelkerungsstatistik:schluessel:staatsangehoerigkeit" json:"listURI,omitempty"`
 	// ListVersionID: XSD type: xs:normalizedString.
-	ListVersionID string `xsd:"listVersionID,attr" json:"listVersionID"`
+	ListVersionID string `xsd:"listVersionID,attr" json:"listVersionID,omitempty"`
 	// Code: XSD type: xs:token.
 	Code string `xsd:"code" json:"code"`
 	// Name: Occurs 0..1.
@@ -2268,7 +2268,7 @@ type CodeStaatsgebiete struct {
 	// XSD type: xs:anyURI.
 	ListURI *string `xsd:"listURI,attr,fixed=urn:de:bund:destatis:bevoelkerungsstatistik:schluessel:staatsgebiete" json:"listURI,omitempty"`
 	// ListVersionID: XSD type: xs:normalizedString.
-	ListVersionID string `xsd:"listVersionID,attr" json:"listVersionID"`
+	ListVersionID string `xsd:"listVersionID,attr" json:"listVersionID,omitempty"`
 	// Code: XSD type: xs:token.
 	Code string `xsd:"code" json:"code"`
 	// Name: Occurs 0..1.
@@ -2304,7 +2304,7 @@ type CodeVerzeichnisdienstType struct {
 	// XSD type: xs:anyURI.
 	ListURI *string `xsd:"listURI,attr,fixed=urn:xoev-de:kosit:codeliste:verzeichnisdienst" json:"listURI,omitempty"`
 	// ListVersionID: XSD type: xs:normalizedString.
-	ListVersionID string `xsd:"listVersionID,attr" json:"listVersionID"`
+	ListVersionID string `xsd:"listVersionID,attr" json:"listVersionID,omitempty"`
 	// Code: XSD type: xs:token.
 	Code string `xsd:"code" json:"code"`
 }
@@ -2341,7 +2341,7 @@ type CodeZielstaat struct {
 	// XSD type: xs:anyURI.
 	ListURI *string `xsd:"listURI,attr,fixed=urn:de:bund:destatis:bevoelkerungsstatistik:schluessel:staat" json:"listURI,omitempty"`
 	// ListVersionID: XSD type: xs:normalizedString.
-	ListVersionID string `xsd:"listVersionID,attr" json:"listVersionID"`
+	ListVersionID string `xsd:"listVersionID,attr" json:"listVersionID,omitempty"`
 	// Code: XSD type: xs:token.
 	Code string `xsd:"code" json:"code"`
 	// Name: Occurs 0..1.
