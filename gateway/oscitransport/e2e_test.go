@@ -341,6 +341,21 @@ webhooks: [{id: forms, url: %q, secret_env: E2E_HOOK, events: [reply.received]}]
 			if rd.InboxID != it.ID || rd.MessageID != acc.ID || rd.Content != string(reply) {
 				t.Fatalf("webhook %+v", rd)
 			}
+			// Nothing but the reply was listed for the gateway's mailbox
+			// (the delivery to the ABH is not ours to fetch).
+			mreq, _ := http.NewRequest("GET", base+"/metrics", nil)
+			mres, err := http.DefaultClient.Do(mreq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mb, _ := io.ReadAll(mres.Body)
+			mres.Body.Close()
+			if strings.Contains(string(mb), "xagw_replies_failures_total{") {
+				t.Fatalf("mailbox failures:\n%s", mb)
+			}
+			if !strings.Contains(string(mb), `xagw_replies_stored_total{kind="statusmeldung"} 1`) {
+				t.Fatalf("reply not counted:\n%s", mb)
+			}
 			name := "familienname>"
 			if i := bytes.Index(antrag, []byte(name)); i > 0 {
 				v := antrag[i+len(name):]

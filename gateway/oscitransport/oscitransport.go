@@ -239,7 +239,13 @@ func (m *Mailbox) Pending(ctx context.Context) ([]string, error) {
 	if n <= 0 {
 		n = 100
 	}
-	cards, _, err := m.Client.FetchProcessCards(ctx, osci.CardSelection{NoReception: true, Role: "Addressee", Limit: n})
+	// OSCI applies NoReception and Role only to a date selection, so ask
+	// for everything received since a date long before any delivery.
+	cards, _, err := m.Client.FetchProcessCards(ctx, osci.CardSelection{ReceivedAfter: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC),
+		NoReception: true, Role: "Addressee", Limit: n})
+	if errors.Is(err, osci.ErrNoProcessCard) {
+		return nil, nil // nothing waiting
+	}
 	if err != nil {
 		return nil, err
 	}
