@@ -445,3 +445,25 @@ func TestDefaultDir(t *testing.T) {
 		t.Fatalf("%s %v", d, err)
 	}
 }
+
+func TestSchemaCompiledOnce(t *testing.T) {
+	b, err := Open(testBundle(t).Dir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	got := make([]*Schema, 8)
+	for i := range got {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			got[i], _ = b.Schema(nsXA)
+		}(i)
+	}
+	wg.Wait()
+	for _, s := range got {
+		if s == nil || s != got[0] {
+			t.Fatal("schema compiled more than once or not at all")
+		}
+	}
+}
