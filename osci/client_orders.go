@@ -329,6 +329,11 @@ func (s *Session) FetchDelivery(ctx context.Context, sel FetchSelection) (*Fetch
 }
 
 // CardSelection says which process cards FetchProcessCards returns.
+//
+// OSCI carries NoReception and Role only as attributes of a date rule
+// (SelectionDateType). When either is set without ReceivedAfter or
+// ModifiedAfter, the request selects by reception since the Unix epoch,
+// which means "all"; combining them with MessageIDs is an error.
 type CardSelection struct {
 	MessageIDs    []string
 	ReceivedAfter time.Time // cards of deliveries received at or after
@@ -337,6 +342,9 @@ type CardSelection struct {
 	Role          string    // "Addressee" or "Originator": only our incoming / outgoing
 	Limit         int
 }
+
+// allTime is the date rule used when only NoReception or Role is asked for.
+var allTime = time.Unix(0, 0).UTC()
 
 // FetchProcessCards reads process cards (explicit dialog, opened for the
 // call). more reports further cards beyond Limit (3801).
@@ -351,6 +359,16 @@ func (c *Client) FetchProcessCards(ctx context.Context, sel CardSelection) (card
 // FetchProcessCards reads process cards inside the dialog.
 func (s *Session) FetchProcessCards(ctx context.Context, sel CardSelection) ([]ProcessCardBundle, bool, error) {
 	var rule *Selection
+	filtered := sel.NoReception || sel.Role != ""
+	if sel.Role != "" && sel.Role != "Addressee" && sel.Role != "Originator" {
+		return nil, false, fmt.Errorf("osci: fetchProcessCard: role %q is neither Addressee nor Originator", sel.Role)
+	}
+	if filtered && len(sel.MessageIDs) > 0 {
+		return nil, false, errors.New("osci: fetchProcessCard: NoReception and Role apply only to a date selection, not to message ids")
+	}
+	if filtered && sel.ReceivedAfter.IsZero() && sel.ModifiedAfter.IsZero() {
+		sel.ReceivedAfter = allTime
+	}
 	switch {
 	case len(sel.MessageIDs) > 0:
 		rule = &Selection{MessageIDs: sel.MessageIDs}

@@ -99,6 +99,28 @@ func TestStoreFetchProcessCard(t *testing.T) {
 		if _, err := sender.FetchProcessCard(ctx(), "xagw_unknown"); !errors.Is(err, osci.ErrNoProcessCard) {
 			t.Fatalf("unknown card: %v", err)
 		}
+		if plain {
+			continue
+		}
+		// Role without a date: the client selects since the epoch. The
+		// sender is the originator of the delivery, not its addressee.
+		cards, _, err := sender.FetchProcessCards(ctx(), osci.CardSelection{Role: "Originator"})
+		if err != nil || len(cards) != 1 || cards[0].MessageID != id {
+			t.Fatalf("originator cards %+v %v", cards, err)
+		}
+		if _, _, err := sender.FetchProcessCards(ctx(), osci.CardSelection{Role: "Addressee"}); !errors.Is(err, osci.ErrNoProcessCard) {
+			t.Fatalf("addressee cards of the sender: %v", err)
+		}
+		// Fetched already: nothing without reception.
+		if _, _, err := bob.FetchProcessCards(ctx(), osci.CardSelection{NoReception: true, Role: "Addressee"}); !errors.Is(err, osci.ErrNoProcessCard) {
+			t.Fatalf("unreceived cards: %v", err)
+		}
+		if _, _, err := bob.FetchProcessCards(ctx(), osci.CardSelection{Role: "Boss"}); err == nil {
+			t.Fatal("invalid role accepted")
+		}
+		if _, _, err := bob.FetchProcessCards(ctx(), osci.CardSelection{MessageIDs: []string{id}, NoReception: true}); err == nil {
+			t.Fatal("NoReception with message ids accepted")
+		}
 	}
 }
 
