@@ -7,6 +7,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/xagw/xagw/dvdv"
+	"github.com/xagw/xagw/dvdv/dvdvfile"
+	"github.com/xagw/xagw/gateway/dvdvroute"
+	"github.com/xagw/xagw/gateway/embedded"
+	"github.com/xagw/xagw/gateway/oscitransport"
+	"github.com/xagw/xagw/osci/keystore"
 
 	"github.com/xagw/xagw/gateway/config"
 	"github.com/xagw/xagw/gateway/daemon"
@@ -50,11 +59,12 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		return 1
 	}
 	log := newLogger(cfg.Log, c.Stderr)
-	deps, err := serveDeps(cfg, c.Getenv)
+	deps, release, err := serveDeps(ctx, cfg, c.Getenv, log, *check)
 	if err != nil {
 		fmt.Fprintf(c.Stderr, "xagw serve: %v\n", err)
 		return 1
 	}
+	defer release()
 	if *check {
 		fmt.Fprintln(c.Stdout, "configuration OK")
 		return 0
@@ -72,27 +82,23 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	return 0
 }
 
-// serveDeps builds the standard-specific parts for the configured mode.
-func serveDeps(cfg *config.Config, getenv func(string) string) (daemon.Deps, error) {
-	switch cfg.Transport.Mode {
-	case config.ModeEmbedded:
-		return daemon.Deps{}, errors.New("the embedded default (local OSCI test intermediary, file DVDV directory, generated keys) " +
-			"is not wired in this build yet: the OSCI client and osci/intermediary are still being finished (docs/notes/issue-5.md, phase 2). " +
-			"To run the API, validation and the durable outbox without delivery, start with --config FILE and transport.mode: none")
-	case config.ModeOSCI:
-		return daemon.Deps{}, errors.New("transport.mode osci is not wired in this build yet (the OSCI client is still being finished; " +
-			"docs/notes/issue-5.md, phase 2); use transport.mode: none to accept and store messages without delivering them")
-	}
+// serveDeps builds the standard-specific parts for the configured mode. The
+// returned function releases what they hold (the embedded intermediary).
+func serveDeps(ctx context.Context, cfg *config.Config, getenv func(string) string, log *slog.Logger, check bool) (daemon.Deps, func(), error) {
+	noop := func() {}
 	dir := cfg.Transport.Schemas
 	if dir == "" {
 		var err error
 		if dir, err = schemas.DefaultDir(getenv); err != nil {
-			return daemon.Deps{}, err
+			return daemon.Deps{}, noop, err
 		}
 	}
 	bundle, err := schemas.Open(dir, schemas.Options{})
 	if err != nil {
-		return daemon.Deps{}, err
+		return daemon.Deps{}, noop, err
+	}
+	if cfg.Transport.Mode == config.ModeEmbedded {
+		embeddedDefaults(cfg)
 	}
 	var sender *xauslaender.Sender
 	if s := cfg.Sender; s.Configured() {
@@ -103,9 +109,129 @@ func serveDeps(cfg *config.Config, getenv func(string) string) (daemon.Deps, err
 	}
 	codec, err := xacodec.New(bundle, sender)
 	if err != nil {
-		return daemon.Deps{}, err
+		return daemon.Deps{}, noop, err
 	}
-	return daemon.Deps{Codec: codec, ReplyParser: codec}, nil
+	deps := daemon.Deps{Codec: codec, ReplyParser: codec}
+	if check {
+		return deps, noop, nil
+	}
+	switch cfg.Transport.Mode {
+	case config.ModeEmbedded:
+		env, err := embedded.Start(ctx, cfg.DataDir, log)
+		if err != nil {
+			return daemon.Deps{}, noop, err
+		}
+		deps.Router, deps.Transport, deps.Mailbox = env.Router, env.Transport, env.Mailbox
+		return deps, func() { env.Close() }, nil
+	case config.ModeOSCI:
+		if err := osciDeps(&deps, cfg, bundle, getenv, log); err != nil {
+			return daemon.Deps{}, noop, err
+		}
+	}
+	return deps, noop, nil
+}
+
+// embeddedDefaults fills what the embedded default needs and the user did
+// not configure: the local test ABH as tenant and a demo sender identity
+// for JSON applications.
+func embeddedDefaults(cfg *config.Config) {
+	if len(cfg.Tenants) == 0 {
+		cfg.Tenants = []config.Tenant{{ABH: embedded.ABHKey, Name: embedded.ABHName, PostalCodes: []string{embedded.ABHPostalCode}}}
+	}
+	if !cfg.Sender.Configured() {
+		cfg.Sender = config.Sender{Produkt: "xagw", Produkthersteller: "xagw project", Test: true, Kennung: "ozgev:000000000001",
+			Name: "Online-Dienst (lokaler Test)", Email: "poststelle@online-dienst.example.org", Strasse: "Musterallee", Hausnummer: "1",
+			Postleitzahl: "10117", Ort: "Berlin"}
+	}
+}
+
+func loadIdentity(name, p12, cert, key string, pin func() ([]byte, error)) (*keystore.Identity, error) {
+	if p12 != "" {
+		pw, err := pin()
+		if err != nil {
+			return nil, err
+		}
+		id, err := keystore.LoadPKCS12File(p12, pw)
+		if err != nil {
+			return nil, fmt.Errorf("osci.%s_p12: %w", name, err)
+		}
+		return id, nil
+	}
+	id, err := keystore.LoadPEMFiles(cert, key)
+	if err != nil {
+		return nil, fmt.Errorf("osci.%s_cert/%s_key: %w", name, name, err)
+	}
+	return id, nil
+}
+
+func osciDeps(deps *daemon.Deps, cfg *config.Config, bundle *schemas.Bundle, getenv func(string) string, log *slog.Logger) error {
+	o := cfg.OSCI
+	pin := func() ([]byte, error) {
+		if o.PINFile != "" {
+			return keystore.PINFromFile(o.PINFile)
+		}
+		return keystore.PINFromEnv(o.PINEnv, getenv)
+	}
+	signer, err := loadIdentity("signer", o.SignerP12, o.SignerCert, o.SignerKey, pin)
+	if err != nil {
+		return err
+	}
+	cipher, err := loadIdentity("cipher", o.CipherP12, o.CipherCert, o.CipherKey, pin)
+	if err != nil {
+		return err
+	}
+	roots, err := keystore.CertPoolFromFiles(o.TrustRoots...)
+	if err != nil {
+		return fmt.Errorf("osci.trust_roots: %w", err)
+	}
+	timeout := o.HTTPTimeout.D()
+	if timeout == 0 {
+		timeout = cfg.Delivery.CallTimeout.D()
+	}
+	tr, err := oscitransport.New(oscitransport.Config{Signer: signer, Cipher: cipher, Policy: &keystore.Policy{Roots: roots},
+		HTTPClient: &http.Client{Timeout: timeout}, Logger: log.With("part", "osci")})
+	if err != nil {
+		return err
+	}
+	dir, err := dvdvfile.Load(cfg.Transport.DirectoryFile, dvdvfile.Options{WatchInterval: time.Minute, Logger: log.With("part", "dvdv")})
+	if err != nil {
+		return err
+	}
+	router := &dvdvroute.Router{Directory: dir}
+	if l, ok := bundle.CodeLists().Latest(dvdv.ABHCodeListURI); ok {
+		if abh, err := dvdv.NewABHList(l); err == nil {
+			router.ABH = abh
+		}
+	}
+	deps.Router, deps.Transport = router, tr
+	if o.HomeURL == "" {
+		log.Warn("osci.home_url not set: the gateway's own mailbox is not polled, replies are not collected")
+		return nil
+	}
+	readCert := func(path string) ([]byte, error) {
+		if path == "" {
+			return nil, nil
+		}
+		cs, err := keystore.LoadCertificatesFile(path)
+		if err != nil || len(cs) == 0 {
+			return nil, fmt.Errorf("osci: certificate %s: %v", path, err)
+		}
+		return cs[0].Raw, nil
+	}
+	hc, err := readCert(o.HomeCipherCert)
+	if err != nil {
+		return err
+	}
+	hs, err := readCert(o.HomeSignatureCert)
+	if err != nil {
+		return err
+	}
+	home, err := tr.Client(o.HomeURL, hc, hs)
+	if err != nil {
+		return err
+	}
+	deps.Mailbox = &oscitransport.Mailbox{Client: home}
+	return nil
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {

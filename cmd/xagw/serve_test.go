@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xagw/xagw/dvdv"
+	"github.com/xagw/xagw/dvdv/dvdvfile"
+	"github.com/xagw/xagw/internal/sharedpath"
+	"github.com/xagw/xagw/osci/intermediary"
+	"github.com/xagw/xagw/osci/keystore"
 	"github.com/xagw/xagw/schemas"
 	"github.com/xagw/xagw/xauslaender/samples"
 )
@@ -37,11 +44,99 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-func TestServeWithoutConfigExplainsWhatIsMissing(t *testing.T) {
+// xagw serve with no configuration: the embedded default delivers a JSON
+// application into the local test ABH's mailbox over the real OSCI test
+// intermediary, with generated keys, SQLite in the data folder and the
+// development client's token.
+func TestServeEmbeddedDefault(t *testing.T) {
 	dir := t.TempDir()
-	code, _, stderr := runCLI(t, map[string]string{"XAGW_DATA_DIR": dir}, "serve")
-	if code != 1 || !strings.Contains(stderr, "embedded default") || !strings.Contains(stderr, "transport.mode: none") {
-		t.Fatalf("code=%d stderr=%s", code, stderr)
+	addr := freePort(t)
+	env := map[string]string{"XAGW_DATA_DIR": dir, "XAGW_HTTP_LISTEN": addr, "XAGW_DELIVERY_POLL": "50ms"}
+	ctx, cancel := context.WithCancel(context.Background())
+	var stderr lockedBuffer
+	c := &cli{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &stderr, Getenv: func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		return os.Getenv(k)
+	}}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, c, []string{"serve"}) }()
+	defer func() {
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("exit %d\n%s", code, stderr.String())
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("serve did not stop")
+		}
+	}()
+	base := "http://" + addr
+	waitUntil(t, &stderr, "the gateway to come up", func() bool {
+		res, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == 200
+	})
+	tok, err := os.ReadFile(filepath.Join(dir, "dev-client.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"recipient":{"plz":"73430"},"type":"130111","application":{"antragsidentifikation":"APP-1","rueckkanalVorhanden":true}}`
+	req, _ := http.NewRequest("POST", base+"/v1/messages", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 202 {
+		t.Fatalf("%d %s", res.StatusCode, b)
+	}
+	var acc struct{ ID string }
+	json.Unmarshal(b, &acc)
+	var st struct {
+		Status        string `json:"status"`
+		OSCIMessageID string `json:"osci_message_id"`
+	}
+	waitUntil(t, &stderr, "delivery to the test ABH", func() bool {
+		req, _ := http.NewRequest("GET", base+"/v1/messages/"+acc.ID, nil)
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		defer res.Body.Close()
+		json.NewDecoder(res.Body).Decode(&st)
+		return st.Status == "delivered"
+	})
+	if st.OSCIMessageID == "" {
+		t.Fatal("delivered without an OSCI message id")
+	}
+	for _, f := range []string{"embedded/pki/index.json", "embedded/dvdv.yaml", "embedded/intermediary.addr", "atrest.key", "xagw.db"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("embedded default did not create %s: %v", f, err)
+		}
+	}
+	if strings.Contains(stderr.String(), strings.TrimSpace(string(tok))) {
+		t.Fatal("the development token is in the log")
+	}
+}
+
+func waitUntil(t *testing.T, log *lockedBuffer, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s\n%s", what, log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -201,4 +296,116 @@ tenants:
 	if !strings.Contains(stderr.String(), "delivery disabled") {
 		t.Fatalf("no warning about disabled delivery:\n%s", stderr.String())
 	}
+}
+
+// xagw serve with transport.mode osci: identities from PKCS#12 files (PIN
+// from the environment), trust roots, a DVDV directory file and the
+// gateway's own mailbox, all from the configuration; delivery into the ABH's
+// mailbox at a real test intermediary (the interop pack's keys in
+// ../shared/osci).
+func TestServeOSCIMode(t *testing.T) {
+	certs := filepath.Join(sharedpath.MustFind("osci"), "certs")
+	pin, err := os.ReadFile(filepath.Join(certs, "PIN.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := func(name string) *keystore.Identity {
+		id, err := keystore.LoadPKCS12File(filepath.Join(certs, name+".p12"), bytes.TrimSpace(pin))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	imSig, imCipher := load("osci_manager_signature_4096"), load("osci_manager_cipher_4096")
+	roots, _ := keystore.CertPoolFromFiles(filepath.Join(certs, "pem", "governikus-test-ca-chain.pem"))
+	im, err := intermediary.New(intermediary.Config{DataDir: t.TempDir(), Signer: imSig, Cipher: imCipher, Policy: &keystore.Policy{Roots: roots},
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer im.Close()
+	isrv := httptest.NewServer(im)
+	defer isrv.Close()
+
+	dir := t.TempDir()
+	uri, _ := dvdv.OZGServiceURI("26.11")
+	f := &dvdvfile.File{Version: dvdvfile.FormatVersion,
+		Intermediaries: []dvdvfile.Intermediary{{Name: "test", URL: isrv.URL, CipherCertificate: dvdvfile.InlineCert(imCipher.Certificate),
+			SignatureCertificate: dvdvfile.InlineCert(imSig.Certificate)}},
+		Organizations: []dvdvfile.Organization{{Key: "abh:000100", Name: "STV Aalen", Services: []dvdvfile.Service{{URI: uri, Intermediary: "test",
+			CipherCertificate: dvdvfile.CertFile(filepath.Join(certs, "pem", "bob_cipher_4096.cert.pem"))}}}}}
+	if err := f.WriteFile(filepath.Join(dir, "dvdv.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	addr := freePort(t)
+	cfg := fmt.Sprintf(`data_dir: data
+http: {listen: %q}
+encryption: {generate: true}
+delivery: {poll: 50ms}
+transport: {mode: osci, directory_file: dvdv.yaml}
+osci:
+  signer_p12: %s/alice_signature_4096.p12
+  cipher_p12: %s/carol_cipher_4096.p12
+  pin_env: TEST_OSCI_PIN
+  trust_roots: [%s/pem/governikus-test-ca-chain.pem]
+  home_url: %s
+  home_cipher_cert: %s/pem/osci_manager_cipher_4096.cert.pem
+  home_signature_cert: %s/pem/osci_manager_signature_4096.cert.pem
+clients: [{id: forms, token_env: FORMS_TOKEN}]
+`, addr, certs, certs, certs, isrv.URL, certs, certs)
+	p := filepath.Join(dir, "xagw.yaml")
+	os.WriteFile(p, []byte(cfg), 0o600)
+	env := map[string]string{"FORMS_TOKEN": "forms-token-0123456789", "TEST_OSCI_PIN": string(bytes.TrimSpace(pin))}
+	ctx, cancel := context.WithCancel(context.Background())
+	var stderr lockedBuffer
+	c := &cli{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &stderr, Getenv: func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		return os.Getenv(k)
+	}}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, c, []string{"serve", "--config", p}) }()
+	defer func() { cancel(); <-done }()
+	base := "http://" + addr
+	waitUntil(t, &stderr, "the gateway to come up", func() bool {
+		res, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == 200
+	})
+	bundle, _ := schemas.OpenDefault()
+	smp, _ := samples.Lookup("antrag-familiennachzug")
+	antrag, err := smp.XML(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", base+"/v1/messages?abh=000100", bytes.NewReader(antrag))
+	req.Header.Set("Authorization", "Bearer forms-token-0123456789")
+	req.Header.Set("Content-Type", "application/xml")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 202 {
+		t.Fatalf("%d %s", res.StatusCode, b)
+	}
+	var acc struct{ ID string }
+	json.Unmarshal(b, &acc)
+	waitUntil(t, &stderr, "delivery", func() bool {
+		req, _ := http.NewRequest("GET", base+"/v1/messages/"+acc.ID, nil)
+		req.Header.Set("Authorization", "Bearer forms-token-0123456789")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		defer res.Body.Close()
+		var st struct{ Status string }
+		json.NewDecoder(res.Body).Decode(&st)
+		return st.Status == "delivered"
+	})
 }

@@ -62,6 +62,9 @@ type Config struct {
 	Delivery   Delivery   `yaml:"delivery"`
 	Replies    Replies    `yaml:"replies"`
 	Transport  Transport  `yaml:"transport"`
+	// OSCI holds the gateway's OSCI identities and its own mailbox
+	// (transport.mode osci).
+	OSCI OSCI `yaml:"osci"`
 	// Sender is the online service's identity, which fills the
 	// Nachrichtenkopf of applications posted as JSON.
 	Sender   Sender    `yaml:"sender"`
@@ -174,6 +177,29 @@ type Transport struct {
 	Schemas string `yaml:"schemas"`
 	// DirectoryFile is a file-backed DVDV directory (dvdv package format).
 	DirectoryFile string `yaml:"directory_file"`
+}
+
+// OSCI configures the gateway as an OSCI client. Identities are PKCS#12
+// files (PIN from pin_file or pin_env) or PEM certificate and key files.
+type OSCI struct {
+	SignerP12  string `yaml:"signer_p12"`
+	CipherP12  string `yaml:"cipher_p12"`
+	PINFile    string `yaml:"pin_file"`
+	PINEnv     string `yaml:"pin_env"`
+	SignerCert string `yaml:"signer_cert"`
+	SignerKey  string `yaml:"signer_key"`
+	CipherCert string `yaml:"cipher_cert"`
+	CipherKey  string `yaml:"cipher_key"`
+	// TrustRoots are PEM files with the CA certificates that intermediary
+	// and content-signer certificates must chain to.
+	TrustRoots []string `yaml:"trust_roots"`
+	// The gateway's own mailbox (replies): its intermediary's URL and
+	// certificates (PEM). Without HomeURL no replies are polled.
+	HomeURL           string `yaml:"home_url"`
+	HomeCipherCert    string `yaml:"home_cipher_cert"`
+	HomeSignatureCert string `yaml:"home_signature_cert"`
+	// HTTPTimeout bounds one OSCI exchange (default: delivery.call_timeout).
+	HTTPTimeout Duration `yaml:"http_timeout"`
 }
 
 // Sender identifies the online service (Eingabeverfahren) in the frame of
@@ -296,6 +322,13 @@ func (c *Config) resolvePaths(base string) {
 	abs(&c.HTTP.TLS.ClientCAFile)
 	abs(&c.Transport.Schemas)
 	abs(&c.Transport.DirectoryFile)
+	for _, p := range []*string{&c.OSCI.SignerP12, &c.OSCI.CipherP12, &c.OSCI.PINFile, &c.OSCI.SignerCert, &c.OSCI.SignerKey,
+		&c.OSCI.CipherCert, &c.OSCI.CipherKey, &c.OSCI.HomeCipherCert, &c.OSCI.HomeSignatureCert} {
+		abs(p)
+	}
+	for i := range c.OSCI.TrustRoots {
+		abs(&c.OSCI.TrustRoots[i])
+	}
 	for i := range c.Clients {
 		abs(&c.Clients[i].TokenFile)
 	}
@@ -426,6 +459,26 @@ func (c *Config) validate(getenv func(string) string) error {
 		bad("transport.mode %q: want embedded, osci or none", c.Transport.Mode)
 	}
 
+	if c.Transport.Mode == ModeOSCI {
+		o := c.OSCI
+		if c.Transport.DirectoryFile == "" {
+			bad("transport.directory_file is required for transport.mode osci (a DVDV directory file; the DVDV REST client is not wired into serve yet)")
+		}
+		for _, id := range []struct{ name, p12, cert, key string }{{"signer", o.SignerP12, o.SignerCert, o.SignerKey}, {"cipher", o.CipherP12, o.CipherCert, o.CipherKey}} {
+			if (id.p12 == "") == (id.cert == "" || id.key == "") {
+				bad("osci: give the %s identity as %s_p12 or as %s_cert plus %s_key", id.name, id.name, id.name, id.name)
+			}
+		}
+		if (o.SignerP12 != "" || o.CipherP12 != "") && (o.PINFile == "") == (o.PINEnv == "") {
+			bad("osci: PKCS#12 identities need exactly one of pin_file and pin_env")
+		}
+		if len(o.TrustRoots) == 0 {
+			bad("osci.trust_roots: name the CA certificates (PEM) intermediaries and signers must chain to")
+		}
+		if o.HomeURL != "" && o.HomeCipherCert == "" {
+			bad("osci.home_cipher_cert is required with osci.home_url")
+		}
+	}
 	if c.Sender.Configured() {
 		for name, v := range map[string]string{"produkt": c.Sender.Produkt, "produkthersteller": c.Sender.Produkthersteller, "name": c.Sender.Name,
 			"email": c.Sender.Email, "postleitzahl": c.Sender.Postleitzahl, "ort": c.Sender.Ort, "strasse": c.Sender.Strasse} {
