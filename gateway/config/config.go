@@ -51,7 +51,10 @@ type Config struct {
 	// embedded default. Default "./data".
 	DataDir string `yaml:"data_dir"`
 	// Instance names this gateway process in leases and logs (default:
-	// host name). Each process adds a random suffix per start.
+	// host name). Each start adds a random suffix; at start the leases of
+	// an earlier run of the same instance are released (it crashed), so
+	// the name must be unique among gateways sharing one database — set it
+	// when running several on one host.
 	Instance string `yaml:"instance"`
 	Log      Log    `yaml:"log"`
 	HTTP     HTTP   `yaml:"http"`

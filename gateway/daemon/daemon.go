@@ -110,7 +110,14 @@ func New(ctx context.Context, cfg *config.Config, deps Deps, log *slog.Logger, g
 		}
 		subs = append(subs, webhook.Subscriber{ID: w.ID, URL: w.URL, Secret: secret, Events: w.Events, Clients: w.Clients})
 	}
+	// Owner ids are "<instance>-<random>": what a crashed earlier run of
+	// this instance still holds is released now instead of after the lease.
 	owner := cfg.Instance + "-" + store.NewID()[24:]
+	if n, err := d.store.ReleaseLeases(ctx, cfg.Instance+"-"); err != nil {
+		return nil, err
+	} else if n > 0 {
+		log.Warn("released leases of a previous run of this instance; their messages are checked by process card first", "messages", n, "instance", cfg.Instance)
+	}
 	retry := outbox.Policy{Initial: cfg.Delivery.Retry.Initial.D(), Max: cfg.Delivery.Retry.Max.D(), Multiplier: cfg.Delivery.Retry.Multiplier,
 		Jitter: cfg.Delivery.Retry.Jitter, MaxAttempts: cfg.Delivery.Retry.MaxAttempts}
 	d.hooks, err = webhook.New(webhook.Config{Store: d.store, Keys: d.keys, Subscribers: subs, Clock: deps.Clock, Logger: log.With("part", "webhook"),

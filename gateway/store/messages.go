@@ -604,3 +604,30 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// ReleaseLeases frees the leases of messages and webhook deliveries whose
+// owner starts with ownerPrefix: at startup a gateway instance releases what
+// its previous, crashed incarnation held (owner ids are "<instance>-<random>"),
+// so recovery does not wait for the leases to expire. It returns the number
+// of messages released. The instance name must be unique among running
+// gateways; if it is not, the process-card check before every resend and the
+// intermediary's once-only message ids still prevent a second delivery.
+func (s *Store) ReleaseLeases(ctx context.Context, ownerPrefix string) (int, error) {
+	if ownerPrefix == "" {
+		return 0, errors.New("store: ReleaseLeases needs an owner prefix")
+	}
+	n := 0
+	err := s.tx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE messages SET lease_owner = NULL, lease_until = NULL
+			WHERE lease_owner IS NOT NULL AND substr(lease_owner, 1, ?) = ?`), len(ownerPrefix), ownerPrefix)
+		if err != nil {
+			return fmt.Errorf("store: release leases: %w", err)
+		}
+		k, _ := res.RowsAffected()
+		n = int(k)
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE webhook_deliveries SET lease_owner = NULL, lease_until = NULL
+			WHERE lease_owner IS NOT NULL AND substr(lease_owner, 1, ?) = ?`), len(ownerPrefix), ownerPrefix)
+		return err
+	})
+	return n, err
+}

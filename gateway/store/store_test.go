@@ -515,3 +515,29 @@ func TestOpenRejectsBadInput(t *testing.T) {
 		t.Fatal("synchronous=OFF accepted")
 	}
 }
+
+func TestReleaseLeasesOfAPreviousIncarnation(t *testing.T) {
+	eachDB(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		for i := 0; i < 3; i++ {
+			s.Accept(ctx, newMsg("c", "", fmt.Sprint(i)), t0)
+		}
+		if got, _ := s.Claim(ctx, "gw-1-aaaa", t0, time.Hour, 2); len(got) != 2 {
+			t.Fatal("claim")
+		}
+		if got, _ := s.Claim(ctx, "gw-10-bbbb", t0, time.Hour, 1); len(got) != 1 {
+			t.Fatal("claim")
+		}
+		n, err := s.ReleaseLeases(ctx, "gw-1-")
+		if err != nil || n != 2 {
+			t.Fatalf("released %d: %v", n, err)
+		}
+		got, _ := s.Claim(ctx, "gw-1-cccc", t0.Add(time.Second), time.Hour, 10)
+		if len(got) != 2 {
+			t.Fatalf("reclaimed %d, want the 2 released (gw-10's lease is alive)", len(got))
+		}
+		if _, err := s.ReleaseLeases(ctx, ""); err == nil {
+			t.Fatal("empty prefix accepted")
+		}
+	})
+}
