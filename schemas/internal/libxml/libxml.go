@@ -183,6 +183,9 @@ type Code struct {
 	Value         string // text of the <code> child, as written
 }
 
+// maxChecks is the size of the C check table (XAGW_MAX_CHECKS).
+const maxChecks = 1024
+
 // maxCodes bounds the coded values collected per document.
 const maxCodes = 20000
 
@@ -217,6 +220,9 @@ func (s *Schema) Validate(data []byte, collectCodes bool, base64Paths, nonEmptyP
 		return Outcome{Status: -1, Diags: []Diag{{Message: "libxml2 could not allocate a validation context"}}}
 	}
 	defer s.putCtx(cx)
+	if len(base64Paths)+len(nonEmptyPaths) > maxChecks {
+		return Outcome{Status: -1, Diags: []Diag{{Message: fmt.Sprintf("more than %d element checks requested", maxChecks)}}}
+	}
 	if len(data) == 0 || len(data) > 1<<30 {
 		return Outcome{Status: 1, Diags: []Diag{{Message: "document empty or larger than 1 GiB"}}}
 	}

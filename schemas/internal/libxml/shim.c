@@ -215,22 +215,46 @@ static const char *b64_check(const char *s) {
 }
 
 #define XAGW_MAX_CHECKS 1024
+#define XAGW_CHECK_SLOTS 4096 // open-addressing table, > 2 * XAGW_MAX_CHECKS, power of two
+
+typedef struct {
+	const char *path;
+	size_t len;
+	char kind; // 'b' base64, 'n' non-empty; 0 = empty slot
+} check_slot;
 
 typedef struct {
 	xagw_codes *codes;
-	const char *chk[XAGW_MAX_CHECKS];   // paths
-	size_t chklen[XAGW_MAX_CHECKS];
-	char chkkind[XAGW_MAX_CHECKS];      // 'b' base64, 'n' non-empty
+	check_slot slots[XAGW_CHECK_SLOTS];
 	int nchk;
 	xagw_diags *diags;
 	char path[4096];
 	size_t len;
 } walker;
 
+static uint32_t fnv1a(const char *p, size_t n) {
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++) { h ^= (unsigned char)p[i]; h *= 16777619u; }
+	return h;
+}
+
+static void check_add(walker *w, char kind, const char *path, size_t len) {
+	uint32_t i = fnv1a(path, len) & (XAGW_CHECK_SLOTS - 1);
+	while (w->slots[i].kind != 0) {
+		if (w->slots[i].len == len && memcmp(w->slots[i].path, path, len) == 0) return;
+		i = (i + 1) & (XAGW_CHECK_SLOTS - 1);
+	}
+	w->slots[i] = (check_slot){path, len, kind};
+	w->nchk++;
+}
+
 // check_kind returns the kind of check for the current path, or 0.
 static char check_kind(walker *w) {
-	for (int i = 0; i < w->nchk; i++)
-		if (w->chklen[i] == w->len && memcmp(w->chk[i], w->path, w->len) == 0) return w->chkkind[i];
+	uint32_t i = fnv1a(w->path, w->len) & (XAGW_CHECK_SLOTS - 1);
+	while (w->slots[i].kind != 0) {
+		if (w->slots[i].len == w->len && memcmp(w->slots[i].path, w->path, w->len) == 0) return w->slots[i].kind;
+		i = (i + 1) & (XAGW_CHECK_SLOTS - 1);
+	}
 	return 0;
 }
 
@@ -324,6 +348,8 @@ xagw_ctx *xagw_ctx_new(xmlSchemaPtr s) {
 
 void xagw_ctx_free(xagw_ctx *c) {
 	if (c == NULL) return;
+	free(c->w);
+	free(c->checks);
 	if (c->vc) xmlSchemaFreeValidCtxt(c->vc);
 	if (c->pc) xmlFreeParserCtxt(c->pc);
 	free(c);
@@ -359,17 +385,39 @@ int xagw_validate(xagw_ctx *cx, const char *buf, int len, xagw_diags *d, xagw_co
 	ret = xmlSchemaValidateDoc(vc, doc);
 	xmlSchemaSetValidStructuredErrors(vc, NULL, NULL);
 	if (codes != NULL || checks != NULL) {
-		walker *w = calloc(1, sizeof(walker));
-		if (w == NULL) { ret = -1; xmlFreeDoc(doc); goto out; }
-		w->codes = codes;
-		for (const char *p = checks; p && *p && w->nchk < XAGW_MAX_CHECKS; p += strlen(p) + 1) {
-			w->chkkind[w->nchk] = p[0];
-			w->chk[w->nchk] = p + 1;
-			w->chklen[w->nchk++] = strlen(p + 1);
+		walker *w = cx->w;
+		if (w == NULL) {
+			w = cx->w = calloc(1, sizeof(walker));
+			if (w == NULL) { ret = -1; xmlFreeDoc(doc); goto out; }
 		}
+		// The check table is rebuilt only when the list changes (it is the
+		// same for every message of one type).
+		size_t clen = 0;
+		if (checks) {
+			const char *p = checks;
+			while (*p) p += strlen(p) + 1;
+			clen = (size_t)(p - checks) + 1;
+		}
+		if (clen != cx->checks_len || (clen && memcmp(cx->checks, checks, clen) != 0)) {
+			free(cx->checks);
+			cx->checks = NULL;
+			cx->checks_len = 0;
+			memset(w->slots, 0, sizeof w->slots);
+			w->nchk = 0;
+			if (clen) {
+				cx->checks = malloc(clen);
+				if (cx->checks == NULL) { ret = -1; xmlFreeDoc(doc); goto out; }
+				memcpy(cx->checks, checks, clen);
+				cx->checks_len = clen;
+				for (const char *p = cx->checks; *p && w->nchk < XAGW_MAX_CHECKS; p += strlen(p) + 1)
+					check_add(w, p[0], p + 1, strlen(p + 1));
+			}
+		}
+		w->codes = codes;
 		w->diags = d;
+		w->len = 0;
+		w->path[0] = 0;
 		walk(xmlDocGetRootElement(doc), w);
-		free(w);
 		if (ret == 0 && d->n > 0) ret = 3; // a check of ours failed
 	}
 	xmlFreeDoc(doc);

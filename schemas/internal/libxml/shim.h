@@ -59,6 +59,9 @@ typedef struct {
 	xmlSchemaValidCtxtPtr vc;
 	xmlParserCtxtPtr pc;
 	int uses;
+	void *w;          // walker state (check table), reused
+	char *checks;     // copy of the check list the table was built from
+	size_t checks_len;
 } xagw_ctx;
 
 xagw_ctx *xagw_ctx_new(xmlSchemaPtr s);
