@@ -239,3 +239,29 @@ func NewUUID() string {
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
+
+// SetLeser replaces the reader of a message (Verzeichnisdienst, Kennung,
+// Name), e.g. after routing decided the recipient office:
+//
+//	leser, err := abh.Leser("000100")
+//	err = xauslaender.SetLeser(msg, leser)
+//
+// listVersionID of the Verzeichnisdienst code is kept or, when empty, filled
+// from bundle (may be nil).
+func SetLeser(m xsd.Message, leser Behoerde, bundle *schemas.Bundle) error {
+	if leser.Kennung == "" || leser.Name == "" {
+		return errors.New("xauslaender: leser needs Kennung and Name")
+	}
+	vd := leser.Verzeichnisdienst
+	if vd == "" {
+		vd = "DVDV"
+	}
+	frame := map[string]any{"nachrichtenkopfG2G": map[string]any{
+		"leser": map[string]any{"verzeichnisdienst": map[string]any{"code": vd}, "kennung": leser.Kennung, "name": leser.Name},
+	}}
+	if err := overlay(m, frame); err != nil {
+		return fmt.Errorf("xauslaender: setting leser: %w", err)
+	}
+	s := &Sender{Bundle: bundle}
+	return xsd.FillCodeLists(m, s.listVersion)
+}

@@ -474,3 +474,28 @@ func TestConcurrentValidateAndParse(t *testing.T) {
 		t.Error(e)
 	}
 }
+
+func TestSetLeser(t *testing.T) {
+	b := testBundle(t)
+	s, _ := samples.Lookup("antrag-familiennachzug")
+	m, err := s.Build(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := xauslaender.NewABHDirectory(b)
+	leser, _ := dir.Leser("000101")
+	if err := xauslaender.SetLeser(m, leser, b); err != nil {
+		t.Fatal(err)
+	}
+	h := xauslaender.HeaderOf(m)
+	if h.Leser != leser {
+		t.Fatalf("%+v", h.Leser)
+	}
+	res, _, err := xauslaender.NewValidator(b).ValidateMessage(m)
+	if err != nil || !res.Valid {
+		t.Fatalf("%v %+v", err, res)
+	}
+	if err := xauslaender.SetLeser(m, xauslaender.Behoerde{Kennung: "abh:1"}, b); err == nil {
+		t.Fatal("leser without name accepted")
+	}
+}
