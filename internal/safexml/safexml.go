@@ -108,6 +108,10 @@ func Check(data []byte, l Limits) error {
 			if depth == 0 {
 				roots++
 			}
+			if dup := duplicateAttr(t); dup != "" {
+				line, _ := d.InputPos()
+				return &Error{Kind: ErrSyntax, Line: line, Detail: fmt.Sprintf("attribute %q appears twice on <%s>", dup, qname(t.Name))}
+			}
 			depth++
 			if depth > l.MaxDepth {
 				line, _ := d.InputPos()
@@ -131,14 +135,16 @@ func Check(data []byte, l Limits) error {
 
 // Parse checks data against the limits and returns it as an etree document
 // whose whitespace and attribute order are preserved exactly (signatures
-// depend on it).
+// depend on it). Attribute values are normalised as XML 1.0 §3.3.3 demands
+// (literal tab, CR, LF become spaces), which encoding/xml does not do by
+// itself; canonicalisation relies on the normalised values.
 func Parse(data []byte, l Limits) (*etree.Document, error) {
 	if err := Check(data, l); err != nil {
 		return nil, err
 	}
 	doc := etree.NewDocument()
 	doc.ReadSettings.PreserveCData = true
-	if err := doc.ReadFromBytes(data); err != nil {
+	if err := doc.ReadFromBytes(normalizeAttrWhitespace(data)); err != nil {
 		return nil, &Error{Kind: ErrSyntax, Detail: err.Error()}
 	}
 	if doc.Root() == nil {
@@ -161,4 +167,96 @@ func firstWords(s string) string {
 		s = s[:40] + "…"
 	}
 	return "<!" + s + ">"
+}
+
+// duplicateAttr returns the name of an attribute that occurs twice on t, or
+// "". encoding/xml keeps only one of the values; another parser may keep the
+// other, so such a document must be refused rather than interpreted.
+func duplicateAttr(t xml.StartElement) string {
+	for i := 1; i < len(t.Attr); i++ {
+		for j := 0; j < i; j++ {
+			if t.Attr[i].Name == t.Attr[j].Name {
+				return qname(t.Attr[i].Name)
+			}
+		}
+	}
+	return ""
+}
+
+func qname(n xml.Name) string {
+	if n.Space == "" {
+		return n.Local
+	}
+	return n.Space + ":" + n.Local
+}
+
+// normalizeAttrWhitespace replaces literal tab, LF, CR and CRLF inside
+// attribute values by a single space (XML 1.0 §3.3.3; character references
+// such as &#10; are untouched because they are not literal). It assumes a
+// well-formed document without DTD, which Check has established, and returns
+// data itself when there is nothing to change.
+func normalizeAttrWhitespace(data []byte) []byte {
+	const (
+		text = iota
+		tag
+		attr
+	)
+	var out []byte // nil until the first change
+	copied := 0    // data[:copied] is already in out
+	state, quote := text, byte(0)
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		switch state {
+		case text:
+			if c != '<' {
+				continue
+			}
+			rest := data[i:]
+			switch {
+			case bytes.HasPrefix(rest, []byte("<!--")):
+				i = skipPast(data, i+4, "-->")
+			case bytes.HasPrefix(rest, []byte("<![CDATA[")):
+				i = skipPast(data, i+9, "]]>")
+			case bytes.HasPrefix(rest, []byte("<?")):
+				i = skipPast(data, i+2, "?>")
+			default:
+				state = tag
+			}
+		case tag:
+			switch c {
+			case '"', '\'':
+				state, quote = attr, c
+			case '>':
+				state = text
+			}
+		case attr:
+			switch c {
+			case quote:
+				state = tag
+			case '\t', '\n', '\r':
+				if out == nil {
+					out = make([]byte, 0, len(data))
+				}
+				out = append(out, data[copied:i]...)
+				out = append(out, ' ')
+				if c == '\r' && i+1 < len(data) && data[i+1] == '\n' {
+					i++ // CRLF is one line end, hence one space
+				}
+				copied = i + 1
+			}
+		}
+	}
+	if out == nil {
+		return data
+	}
+	return append(out, data[copied:]...)
+}
+
+// skipPast returns the index of the last byte of the first occurrence of end
+// at or after from, or the last index of data.
+func skipPast(data []byte, from int, end string) int {
+	if k := bytes.Index(data[from:], []byte(end)); k >= 0 {
+		return from + k + len(end) - 1
+	}
+	return len(data) - 1
 }

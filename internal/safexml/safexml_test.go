@@ -70,3 +70,36 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestParseNormalisesAttributeWhitespace(t *testing.T) {
+	in := "<a x=\"1\t2\n3\r\n4&#10;5\" y='p\rq'><!-- \"\t\" --><b z=\"\">text\tstays<![CDATA[ x=\"\t\" ]]></b><?pi a=\"\t\"?></a>"
+	doc, err := Parse([]byte(in), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := doc.Root()
+	if got := a.SelectAttrValue("x", ""); got != "1 2 3 4\n5" {
+		t.Errorf("x = %q", got)
+	}
+	if got := a.SelectAttrValue("y", ""); got != "p q" {
+		t.Errorf("y = %q", got)
+	}
+	b := a.SelectElement("b")
+	if got := b.Text(); got != "text\tstays x=\"\t\" " {
+		t.Errorf("text = %q (text and CDATA must not be normalised)", got)
+	}
+	// Documents without attribute whitespace are passed through untouched.
+	plain := []byte(`<a x="1"><b/></a>`)
+	if got := normalizeAttrWhitespace(plain); &got[0] != &plain[0] {
+		t.Error("unchanged document was copied")
+	}
+}
+
+func TestCheckRejectsDuplicateAttributes(t *testing.T) {
+	for _, in := range []string{`<a x="1" x="2"/>`, `<a xmlns:p="urn:p"><b p:Id="1" p:Id="2"/></a>`} {
+		err := Check([]byte(in), Limits{})
+		if !errors.Is(err, ErrSyntax) || !strings.Contains(err.Error(), "appears twice") {
+			t.Errorf("%s: got %v", in, err)
+		}
+	}
+}
