@@ -56,14 +56,14 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 
 // env is one intermediary on a loopback listener plus clients.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	im     *Intermediary
 	srv    *httptest.Server
 	recips map[string]string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	e := &env{t: t, dir: t.TempDir(), recips: map[string]string{}}
 	e.start()
 	t.Cleanup(e.stop)
