@@ -1,6 +1,7 @@
 package xauslaender_test
 
 import (
+	"github.com/xagw/xagw/internal/safexml"
 	"syscall"
 	"testing"
 	"time"
@@ -111,4 +112,23 @@ func BenchmarkBuildAntrag(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkSafexmlCheckAntrag measures the safexml.Check pass alone (limits,
+// DTD refusal, well-formedness in Go) that every validation runs before
+// libxml2 sees the bytes: the rest of BenchmarkValidateAntrag is libxml2
+// and the model's checks.
+func BenchmarkSafexmlCheckAntrag(b *testing.B) {
+	data := sampleXML(b, "antrag-erwerbstaetigkeit")
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	cpu := startCPU()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := safexml.Check(data, xauslaender.Limits); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	cpu.report(b, "checks")
 }

@@ -97,19 +97,24 @@ type codeInfo struct {
 }
 
 type generator struct {
-	set      *Set
-	cfg      Config
-	types    map[*Type]*goType // named and anonymous complex types
-	byName   map[string]*goType
-	order    []*goType
-	nsUsed   map[string]bool
-	imports  map[string]bool
-	choiceID int
+	set    *Set
+	cfg    Config
+	types  map[*Type]*goType // named and anonymous complex types
+	byName map[string]*goType
+	order  []*goType
+	// plainNames counts the named complex types of the closure per plain Go name.
+	plainNames map[string]int
+	nsUsed     map[string]bool
+	imports    map[string]bool
+	choiceID   int
 }
 
 // Generate returns gofmt'ed Go source for cfg.Roots.
 func Generate(set *Set, cfg Config) ([]byte, error) {
-	g := &generator{set: set, cfg: cfg, types: map[*Type]*goType{}, byName: map[string]*goType{}, nsUsed: map[string]bool{}, imports: map[string]bool{}}
+	g := &generator{set: set, cfg: cfg, types: map[*Type]*goType{}, byName: map[string]*goType{}, nsUsed: map[string]bool{}, imports: map[string]bool{}, plainNames: map[string]int{}}
+	for t := range g.closure(cfg.Roots) {
+		g.plainNames[goName(t.Name.Local)]++
+	}
 	roots := append([]Root(nil), cfg.Roots...)
 	sort.Slice(roots, func(i, j int) bool {
 		if roots[i].Element.Name.NS != roots[j].Element.Name.NS {
@@ -149,11 +154,16 @@ func Generate(set *Set, cfg Config) ([]byte, error) {
 	return g.emit(rootTypes)
 }
 
+// typeName picks the Go name of a type. Named types of the main namespace
+// keep their plain name; a type of another namespace gets its schema's
+// prefix ("Xirts…") when another generated type has the same plain name.
+// The names are computed from the whole closure before any is assigned, so
+// they do not depend on the order in which types are reached.
 func (g *generator) typeName(t *Type, suggested string) string {
 	name := suggested
 	if t.Name.Local != "" {
 		name = goName(t.Name.Local)
-		if other, taken := g.byName[name]; taken && other.ns != t.Name.NS {
+		if t.Name.NS != g.cfg.Namespace && g.plainNames[name] > 1 {
 			name = goName(t.Schema.Prefix) + name
 		}
 	}
@@ -165,6 +175,52 @@ func (g *generator) typeName(t *Type, suggested string) string {
 		name = fmt.Sprintf("%s%d", base, i)
 	}
 	return name
+}
+
+// closure returns the named complex types that will be generated for the
+// roots: element types and extension bases, transitively (restriction
+// bases contribute attributes only and get no Go type).
+func (g *generator) closure(roots []Root) map[*Type]bool {
+	out := map[*Type]bool{}
+	seen := map[*Type]bool{}
+	var visitType func(t *Type)
+	var visitParticle func(p *Particle)
+	visitType = func(t *Type) {
+		if t == nil || t.Simple || seen[t] {
+			return
+		}
+		seen[t] = true
+		if t.Name.Local != "" {
+			out[t] = true
+		}
+		if t.Derivation == "extension" && !t.SimpleContent && !t.Base.IsXSD() {
+			visitType(g.set.Types[t.Base])
+		}
+		visitParticle(t.Content)
+	}
+	visitParticle = func(p *Particle) {
+		if p == nil {
+			return
+		}
+		if p.Kind == "element" {
+			if p.Element.Anon != nil {
+				visitType(p.Element.Anon)
+			} else if !p.Element.Type.IsXSD() {
+				visitType(g.set.Types[p.Element.Type])
+			}
+		}
+		for _, c := range p.Children {
+			visitParticle(c)
+		}
+	}
+	for _, r := range roots {
+		if r.Element.Anon != nil {
+			visitType(r.Element.Anon)
+		} else {
+			visitType(g.set.Types[r.Element.Type])
+		}
+	}
+	return out
 }
 
 func (g *generator) lookup(q QName, where string) (*Type, error) {

@@ -22,8 +22,11 @@ var XAuslaenderNS = regexp.MustCompile(`^http://www\.osci\.de/xauslaender([0-9]+
 var ReplyNS = regexp.MustCompile(`^http://www\.osci\.de/xinneres/(rueckweisung|quittung)/[0-9]+$`)
 
 // MessageRoot selects the XAusländer root elements generated: the OZG
-// messages between online services and foreign-residents offices.
-var MessageRoot = regexp.MustCompile(`^OZG\.`)
+// messages between online services and foreign-residents offices, and the
+// administrative messages that go with them (document packages for the
+// reference form of large documents, synchronous Rückweisung, repeated
+// sending, declaration of non-responsibility).
+var MessageRoot = regexp.MustCompile(`^(OZG|Administration)\.`)
 
 // VersionInfo is one XAusländer version found in a bundle.
 type VersionInfo struct {

@@ -1,6 +1,7 @@
 package samples
 
 import (
+	"github.com/xagw/xagw/xauslaender"
 	x "github.com/xagw/xagw/xauslaender/v2611"
 	"github.com/xagw/xagw/xauslaender/xsd"
 )
@@ -94,6 +95,40 @@ func zusammenfassung(titel string, zeilen ...string) *x.OZGDokumentOderReferenz 
 	return &d
 }
 
+// Documents the samples deliver by reference, in document packages.
+const (
+	anerkennungUUID     = "5f1c2d4e-8a7b-4c3d-9e2f-1a0b3c4d5e6f"
+	arbeitsvertragUUID  = "0c9e7d4a-3b2f-4e1d-8c5a-6f7e8d9c0b1a"
+	berufsabschlussUUID = "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d"
+)
+
+// ReferencedDocuments returns the documents a sample refers to by UUID
+// (delivered in Administration.Dokumentenlieferung.Paket.000040 messages).
+func ReferencedDocuments(name string) []xauslaender.Document {
+	doc := func(uuid, title string, lines ...string) xauslaender.Document {
+		return xauslaender.Document{UUID: uuid, Format: "pdf", Data: pdf(title, append(lines, "Dieses Dokument ist ein Muster ohne rechtliche Wirkung."))}
+	}
+	switch name {
+	case "antrag-erwerbstaetigkeit":
+		return []xauslaender.Document{doc(anerkennungUUID, "Bescheid über die Feststellung der Gleichwertigkeit (Muster)",
+			"Antragsteller: Arjun Mustermann", "Referenzberuf: Industriemechaniker", "Ergebnis: volle Gleichwertigkeit")}
+	case "rueckkanal-antwort":
+		return []xauslaender.Document{doc(arbeitsvertragUUID, "Arbeitsvertrag, vollständig (Muster)", "Seiten 1 bis 6, unterschrieben am 15.02.2026")}
+	case "fachkraefte":
+		return []xauslaender.Document{doc(berufsabschlussUUID, "Berufsabschluss mit Übersetzung (Muster)", "Diploma in Mechanical Engineering, 2014")}
+	}
+	return nil
+}
+
+// lieferung announces the package delivery of docs (one package).
+func lieferung(docs []xauslaender.Document) *x.AngabenDokumentenlieferung {
+	archive, err := xauslaender.BuildArchive(docs)
+	if err != nil {
+		panic(err) // the sample documents are fixed
+	}
+	return &x.AngabenDokumentenlieferung{AnzahlDerPakete: 1, Archivgroesse: int64(len(archive))}
+}
+
 func init() {
 	register(Sample{Name: "antrag-erwerbstaetigkeit", Code: x.CodeOZGAntrag130101, Direction: "EV→ABH",
 		Title:   "Antrag auf Aufenthaltserlaubnis zur Beschäftigung (Fachkraft), mit Ausweis-, Visums- und Nachweisdokumenten (~20 KB, das Benchmark-Beispiel)",
@@ -175,14 +210,14 @@ func antragErwerb() *x.OZGAntrag130101 {
 			"Arbeitszeit 40 Stunden, Vergütung nach Tarifvertrag Metall Baden-Württemberg",
 			"Dieses Dokument ist ein Muster ohne rechtliche Wirkung.",
 		}), formatPDF, "Erklaerung-Beschaeftigungsverhaeltnis.pdf"), "Erklärung zum Beschäftigungsverhältnis"),
-		nachweis(referenz("5f1c2d4e-8a7b-4c3d-9e2f-1a0b3c4d5e6f", formatPDF, "Anerkennungsbescheid.pdf"), "Bescheid über die Anerkennung der Berufsqualifikation"),
+		nachweis(referenz(anerkennungUUID, formatPDF, "Anerkennungsbescheid.pdf"), "Bescheid über die Anerkennung der Berufsqualifikation"),
 		nachweis(inline(pdf("Versicherungsbescheinigung (Muster)", []string{
 			"Muster Krankenkasse, Mitgliedschaft ab 01.04.2026",
 			"Dieses Dokument ist ein Muster ohne rechtliche Wirkung.",
 		}), formatPDF, "Krankenversicherung.pdf"), "Nachweis über die Krankenversicherung"),
 	}
 	m.SonstigeAnmerkung = xsd.Ptr("Der Bescheid über die Anerkennung der Berufsqualifikation wird wegen seiner Größe als separates Dokumentenpaket geliefert.")
-	m.AngabenDokumentenlieferung = &x.AngabenDokumentenlieferung{AnzahlDerPakete: 1, Archivgroesse: 2482176}
+	m.AngabenDokumentenlieferung = lieferung(ReferencedDocuments("antrag-erwerbstaetigkeit"))
 	return m
 }
 

@@ -27,10 +27,10 @@ func init() {
 		m.AusloeserUUID = UUID("rueckkanal-frage")
 		m.Unterlage = []x.OZGDokumentOderReferenz{
 			inline(pdf("Meldebescheinigung (Muster)", []string{"Arjun Mustermann, Musterstraße 12, 73430 Aalen", "Dieses Dokument ist ein Muster ohne rechtliche Wirkung."}), formatPDF, "Meldebescheinigung.pdf"),
-			referenz("0c9e7d4a-3b2f-4e1d-8c5a-6f7e8d9c0b1a", formatPDF, "Arbeitsvertrag-vollstaendig.pdf"),
+			referenz(arbeitsvertragUUID, formatPDF, "Arbeitsvertrag-vollstaendig.pdf"),
 		}
 		m.Antworttext = xsd.Ptr("Anbei die Meldebescheinigung. Der vollständige Arbeitsvertrag folgt als separates Dokumentenpaket.")
-		m.AngabenDokumentenlieferung = &x.AngabenDokumentenlieferung{AnzahlDerPakete: 1, Archivgroesse: 5242880}
+		m.AngabenDokumentenlieferung = lieferung(ReferencedDocuments("rueckkanal-antwort"))
 		return m
 	})
 	reply("statusmeldung", x.CodeOZGStatusmeldung130104, "Statusmeldung: Anliegen ist bei der Ausländerbehörde eingegangen", func() xsd.Message {
@@ -235,8 +235,8 @@ func fachkraefte() *x.OZGFachkraefte130401 {
 	m.Fachkraft = fk
 	m.Nachweis = []x.OZGDokumentOderReferenzErweitert{
 		nachweis(inline(pdf("Vollmacht des Arbeitgebers (Muster)", []string{"Dieses Dokument ist ein Muster ohne rechtliche Wirkung."}), formatPDF, "Vollmacht.pdf"), "Vollmacht der Fachkraft"),
-		nachweis(referenz("7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d", formatPDF, "Berufsabschluss.pdf"), "Berufsabschluss mit Übersetzung"),
+		nachweis(referenz(berufsabschlussUUID, formatPDF, "Berufsabschluss.pdf"), "Berufsabschluss mit Übersetzung"),
 	}
-	m.AngabenDokumentenlieferung = &x.AngabenDokumentenlieferung{AnzahlDerPakete: 1, Archivgroesse: 1048576}
+	m.AngabenDokumentenlieferung = lieferung(ReferencedDocuments("fachkraefte"))
 	return m
 }

@@ -19,7 +19,7 @@ func init() {
 		content: func() xsd.Message {
 			m := &x.RueckweisungAsynchron0010{}
 			m.Rueckweisung = x.RueckweisungTemplateAsynchron{
-				Rueckweisungsgrund: []x.RueckweisungRueckweisungsgrund{{
+				Rueckweisungsgrund: []x.XirtsRueckweisungRueckweisungsgrund{{
 					Grund: x.CodeFehlercodeXInneres{Code: "X001"},
 					GrundSpezifisch: []x.RueckweisungGrundSpezifisch{{
 						Fehlerbeschreibung: xsd.Ptr("Element 'nachrichtenkopf.g2g': Missing child element(s). Expected is ( identifikation.nachricht )."),

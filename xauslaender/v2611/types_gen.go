@@ -65,6 +65,10 @@ var Spec = xsd.VersionSpec{
 	Package:   "v2611",
 	RootXSD:   "xauslaender/26.11/xsd/xinneres.xauslaender.xsd",
 	Messages: []xsd.MessageSpec{
+		{Code: "000002", Namespace: "http://www.osci.de/xauslaender2611", Element: "Administration.RueckweisungSynchron.000002", Title: "Return to Sender-Nachricht für synchrone Kommunikation", Autor: "", Leser: "", New: func() xsd.Message { return new(AdministrationRueckweisungSynchron000002) }},
+		{Code: "000020", Namespace: "http://www.osci.de/xauslaender2611", Element: "Administration.Sendungswiederholung.000020", Title: "Wiederholung einer Sendung", Autor: "", Leser: "", New: func() xsd.Message { return new(AdministrationSendungswiederholung000020) }},
+		{Code: "000030", Namespace: "http://www.osci.de/xauslaender2611", Element: "Administration.Nichtzustaendigserklaerung.000030", Title: "Nichtzuständigkeitserklärung", Autor: "", Leser: "", New: func() xsd.Message { return new(AdministrationNichtzustaendigserklaerung000030) }},
+		{Code: "000040", Namespace: "http://www.osci.de/xauslaender2611", Element: "Administration.Dokumentenlieferung.Paket.000040", Title: "Paket einer Aktenlieferung", Autor: "Eingabeverfahren", Leser: "Ausländerbehörde (azr)", New: func() xsd.Message { return new(AdministrationDokumentenlieferungPaket000040) }},
 		{Code: "130101", Namespace: "http://www.osci.de/xauslaender2611", Element: "OZG.Antrag.130101", Title: "Antrag", Autor: "Eingabeverfahren", Leser: "Ausländerbehörde (AZR)", New: func() xsd.Message { return new(OZGAntrag130101) }},
 		{Code: "130102", Namespace: "http://www.osci.de/xauslaender2611", Element: "OZG.RueckkanalFrage.130102", Title: "Rückfrage zum Antrag", Autor: "Ausländerbehörde (AZR)", Leser: "Eingabeverfahren", New: func() xsd.Message { return new(OZGRueckkanalFrage130102) }},
 		{Code: "130103", Namespace: "http://www.osci.de/xauslaender2611", Element: "OZG.RueckkanalAntwort.130103", Title: "Antwort zur Rückfrage", Autor: "Eingabeverfahren", Leser: "Ausländerbehörde (AZR)", New: func() xsd.Message { return new(OZGRueckkanalAntwort130103) }},
@@ -89,26 +93,151 @@ var Spec = xsd.VersionSpec{
 
 // Message type codes.
 const (
-	CodeOZGAntrag130101                       = "130101"
-	CodeOZGRueckkanalFrage130102              = "130102"
-	CodeOZGRueckkanalAntwort130103            = "130103"
-	CodeOZGStatusmeldung130104                = "130104"
-	CodeOZGTerminmitteilung130105             = "130105"
-	CodeOZGRuecknahmeReaktion130107           = "130107"
-	CodeOZGUnzustaendig130109                 = "130109"
-	CodeOZGBeabsichtigteAblehnung130110       = "130110"
-	CodeOZGRuecknahme130111                   = "130111"
-	CodeOZGVerpflichtungserklaerung130201     = "130201"
-	CodeOZGFreizuegigkeit130301               = "130301"
-	CodeOZGFachkraefte130401                  = "130401"
-	CodeOZGBeendigung130402                   = "130402"
-	CodeOZGVereinbarung130403                 = "130403"
-	CodeOZGRueckmeldungVereinbarung130404     = "130404"
-	CodeOZGBescheidAnerkennungsstelle130405   = "130405"
-	CodeOZGBescheidEmpfangsbestaetigung130406 = "130406"
-	CodeOZGVorabzustimmung130407              = "130407"
-	CodeRueckweisungAsynchron0010             = "0010"
+	CodeAdministrationRueckweisungSynchron000002       = "000002"
+	CodeAdministrationSendungswiederholung000020       = "000020"
+	CodeAdministrationNichtzustaendigserklaerung000030 = "000030"
+	CodeAdministrationDokumentenlieferungPaket000040   = "000040"
+	CodeOZGAntrag130101                                = "130101"
+	CodeOZGRueckkanalFrage130102                       = "130102"
+	CodeOZGRueckkanalAntwort130103                     = "130103"
+	CodeOZGStatusmeldung130104                         = "130104"
+	CodeOZGTerminmitteilung130105                      = "130105"
+	CodeOZGRuecknahmeReaktion130107                    = "130107"
+	CodeOZGUnzustaendig130109                          = "130109"
+	CodeOZGBeabsichtigteAblehnung130110                = "130110"
+	CodeOZGRuecknahme130111                            = "130111"
+	CodeOZGVerpflichtungserklaerung130201              = "130201"
+	CodeOZGFreizuegigkeit130301                        = "130301"
+	CodeOZGFachkraefte130401                           = "130401"
+	CodeOZGBeendigung130402                            = "130402"
+	CodeOZGVereinbarung130403                          = "130403"
+	CodeOZGRueckmeldungVereinbarung130404              = "130404"
+	CodeOZGBescheidAnerkennungsstelle130405            = "130405"
+	CodeOZGBescheidEmpfangsbestaetigung130406          = "130406"
+	CodeOZGVorabzustimmung130407                       = "130407"
+	CodeRueckweisungAsynchron0010                      = "0010"
 )
+
+// AdministrationRueckweisungSynchron000002 is the message
+// Administration.RueckweisungSynchron.000002 (type code 000002).
+//
+// Return to Sender-Nachricht für synchrone Kommunikation.
+//
+// Mit dieser Nachricht wird eine an eine Behörde gerichtete Nachricht als fehlerhaft an die
+// sendende Behörde zurückgewiesen, die erhaltene Nachricht wurde nicht verarbeitet. Diese
+// Nachricht ist für die Verwendung in synchronen Prozessen konzipiert.
+type AdministrationRueckweisungSynchron000002 struct {
+	NachrichtG2GXA
+	// Rueckweisung: Dieses Element beinhaltet die Angaben für die synchrone Rückweisung von
+	// Nachrichten.
+	//
+	// XSD type: anonymous complex type.
+	Rueckweisung AdministrationRueckweisungSynchron000002Rueckweisung `xsd:"rueckweisung,ns=http://www.osci.de/xauslaender2611" json:"rueckweisung"`
+}
+
+// XMLName returns the root element name.
+func (*AdministrationRueckweisungSynchron000002) XMLName() (string, string) {
+	return "http://www.osci.de/xauslaender2611", "Administration.RueckweisungSynchron.000002"
+}
+
+// AdministrationSendungswiederholung000020 is the message
+// Administration.Sendungswiederholung.000020 (type code 000020).
+//
+// Wiederholung einer Sendung.
+//
+// In allen Fällen in denen ein synchroner Nachrichtenprozess nicht erfolgreich abgeschlossen
+// werden konnte, ist die ursprüngliche fachliche Nachricht mit Hilfe dieser Container-Nachricht
+// erneut zu versenden. Sollte die Versendung der Container-Nachricht scheitern, ist bei einem
+// weiteren Sendeversuch erneut nur die fachliche Nachricht in dem Container zu transportieren
+// (keine Verschachtelung der Container). Die erneute Versendung der ursprünglichen Nachricht in
+// diesem Container erfolgt ausschließlich in der aktuell gültigen Version des
+// XInneres-Fachmoduls. Diese Regelung gilt sowohl für die Sendungswiederholung als auch für die
+// zu verpackende, ursprüngliche Nachricht.
+type AdministrationSendungswiederholung000020 struct {
+	NachrichtG2GXAErweitert
+	// Nachrichtentyp: Die eindeutige Identifizierungsnummer für den Nachrichtentyp.
+	//
+	// XSD type: Code.Nachrichtentyp.
+	Nachrichtentyp CodeNachrichtentyp `xsd:"nachrichtentyp,ns=http://www.osci.de/xauslaender2611" json:"nachrichtentyp"`
+	// Nachricht: Dieses Element enthält die ursprüngliche Nachricht. Um technische Probleme mit
+	// verschachtelten XML-Dokumenten zu vermeiden, ist der zurückgesandte Inhalt immer base64-codiert
+	// zurückzusenden.
+	//
+	// XSD type: xs:base64Binary.
+	Nachricht []byte `xsd:"nachricht,ns=http://www.osci.de/xauslaender2611" json:"nachricht"`
+}
+
+// XMLName returns the root element name.
+func (*AdministrationSendungswiederholung000020) XMLName() (string, string) {
+	return "http://www.osci.de/xauslaender2611", "Administration.Sendungswiederholung.000020"
+}
+
+// AdministrationNichtzustaendigserklaerung000030 is the message
+// Administration.Nichtzustaendigserklaerung.000030 (type code 000030).
+//
+// Nichtzuständigkeitserklärung.
+//
+// Mit dieser Nachricht wird die Nichtzuständigkeit zu einer vorher erhaltenen Fachnachricht
+// erklärt. Der Bezug zur Ursprungsnachricht wird mit dem Element ausloeserUUID hergestellt.
+type AdministrationNichtzustaendigserklaerung000030 struct {
+	AntwortnachrichtG2GXA
+	// ZustaendigeBehoerde: Mit diesem Element werden die Angaben der aus Sicht des Lesers der
+	// Ursprungsnachricht zuständigen Behörde übermittelt.
+	//
+	// Occurs 0..1.
+	//
+	// XSD type: BehoerdeMitAnschrift.
+	ZustaendigeBehoerde *BehoerdeMitAnschrift `xsd:"zustaendigeBehoerde" json:"zustaendigeBehoerde,omitempty"`
+	// Bemerkung: Mit diesem Element werden Bemerkung zur (Nicht-) Zuständigkeit übermittelt.
+	//
+	// Occurs 0..1.
+	//
+	// XSD type: datatypeC.
+	Bemerkung *string `xsd:"bemerkung,ns=http://www.osci.de/xauslaender2611" json:"bemerkung,omitempty"`
+}
+
+// XMLName returns the root element name.
+func (*AdministrationNichtzustaendigserklaerung000030) XMLName() (string, string) {
+	return "http://www.osci.de/xauslaender2611", "Administration.Nichtzustaendigserklaerung.000030"
+}
+
+// AdministrationDokumentenlieferungPaket000040 is the message
+// Administration.Dokumentenlieferung.Paket.000040 (type code 000040).
+//
+// Paket einer Aktenlieferung.
+//
+// Autor: Eingabeverfahren. Leser: Ausländerbehörde (azr).
+//
+// Mit dieser Nachricht werden die Dokumente übermittelt. Sollte die Nachricht größer als 50 MB
+// werden, sind die zu übermittelnden Base64 codierten Inhaltsdaten entsprechend der Beschreibung
+// des Elements dokumentcontainer zu paketieren.
+type AdministrationDokumentenlieferungPaket000040 struct {
+	NachrichtG2GXAErweitert
+	// Dokumentcontainer: Mit diesem Element werden die Dokumente im zip-Archiv übermittelt. Für das
+	// verpacken des zip-Archivs ist der DEFLATE- oder STORE-Algorithmus anzuwenden. Die Dokumente
+	// liegen flach in der Form ltdokumentuuidgt.ltdokumentformatgt im zip-Archiv vor. Die Zuordnung zu
+	// den Metadaten des Dokuments wird über das gleichnamige Kindelement dokumentuuid in den
+	// jeweiligen Elementen der Fachnachricht hergestellt. Das Aufteilen der Pakete geschieht auf der
+	// Zip-Datei. Die Teile der Zip-Datei werden Base64 übertragen.
+	//
+	// XSD type: xs:base64Binary.
+	Dokumentcontainer []byte `xsd:"dokumentcontainer,ns=http://www.osci.de/xauslaender2611" json:"dokumentcontainer"`
+	// IdentifikationFachnachricht: Mit diesem Element werden Identifikationsdaten der zugehörigen
+	// Fachnachricht übermittelt.
+	//
+	// XSD type: Identifikation.Nachricht.
+	IdentifikationFachnachricht IdentifikationNachricht `xsd:"identifikationFachnachricht,ns=http://www.osci.de/xauslaender2611" json:"identifikationFachnachricht"`
+	// Paketnummer: Dieses Element übermittelt die Paketnummer der laufenden Aktenlieferung. Die
+	// Lieferung beginnt mit der Liefernummer 1.
+	//
+	// XSD type: xs:integer.
+	Paketnummer int64 `xsd:"paketnummer,ns=http://www.osci.de/xauslaender2611" json:"paketnummer"`
+}
+
+// XMLName returns the root element name.
+func (*AdministrationDokumentenlieferungPaket000040) XMLName() (string, string) {
+	return "http://www.osci.de/xauslaender2611", "Administration.Dokumentenlieferung.Paket.000040"
+}
 
 // OZGAntrag130101 is the message OZG.Antrag.130101 (type code 130101).
 //
@@ -916,6 +1045,49 @@ func (*RueckweisungAsynchron0010) XMLName() (string, string) {
 	return "http://www.osci.de/xinneres/rueckweisung/6", "rueckweisung.asynchron.0010"
 }
 
+// AdministrationRueckweisungSynchron000002Rueckweisung is the XSD type anonymous type of xs:element
+// Administration.RueckweisungSynchron.000002/Administration.RueckweisungSynchron.000002/rueckweisung.
+type AdministrationRueckweisungSynchron000002Rueckweisung struct {
+	// RueckweisendeStelle: Dieses Kindelement ist nur dann zu übermitteln, wenn die Nachricht nicht
+	// von dem ursprünglich adressierten Leser zurückgesandt wird, sondern von einer anderen Stelle
+	// (zum Beispiel einer Clearingstelle, die im Auftrag der ursprünglich adressierten Behörde eine
+	// Prüfung eingehender Nachrichten nach formalen Kriterien durchführt). Wird dieses Element nicht
+	// übermittelt, ist die rückweisende Stelle der zurückgewiesenen Nachricht (Kindelement
+	// nachricht) zu entnehmen.
+	//
+	// Occurs 0..1.
+	//
+	// XSD type: Rueckweisung.RueckweisendeStelle.
+	RueckweisendeStelle *RueckweisungRueckweisendeStelle `xsd:"rueckweisendeStelle,ns=http://www.osci.de/xauslaender2611" json:"rueckweisendeStelle,omitempty"`
+	// Rueckweisungsgrund: In diesem Element werden die Gründe mitgeteilt, aufgrund derer die
+	// Nachricht zurückgesandt wird. Generell ist so vorzugehen, dass die Gründe für die
+	// Rückweisung so präzise und vollständig wie möglich bezeichnet werden, um eine schnelle
+	// Klärung des Sachverhalts zu ermöglichen.
+	//
+	// Occurs 1..unbounded.
+	//
+	// XSD type: Rueckweisung.Rueckweisungsgrund.
+	Rueckweisungsgrund []RueckweisungRueckweisungsgrund `xsd:"rueckweisungsgrund,ns=http://www.osci.de/xauslaender2611,min=1" json:"rueckweisungsgrund"`
+	// Transportinformationen: In diesem Element sind Informationen zu übermitteln, die bei dem
+	// Empfang einer als fehlerhaft betrachteten Nachricht möglicherweise der Transportebene entnommen
+	// werden konnten. Diese Angaben können gemacht werden, um dem Leser/Empfänger einer
+	// Rücksendenachricht die Identifikation der als fehlerhaft betrachteten und nunmehr
+	// zurückgesandten Nachricht zu erleichtern. Alle Kindelemente dieses Elementes sind optional, da
+	// keine verbindlichen Anforderungen an das Transportprotokoll gestellt werden können.
+	//
+	// Occurs 0..1.
+	//
+	// XSD type: Rueckweisung.Transportinformationen.
+	Transportinformationen *RueckweisungTransportinformationen `xsd:"transportinformationen,ns=http://www.osci.de/xauslaender2611" json:"transportinformationen,omitempty"`
+	// IdNachricht: In diesem Kindelement wird die die Rückweisung auslösende fachliche Nachricht
+	// identifiziert.
+	//
+	// Occurs 0..1.
+	//
+	// XSD type: Identifikation.Nachricht.
+	IdNachricht *IdentifikationNachricht `xsd:"idNachricht,ns=http://www.osci.de/xauslaender2611" json:"idNachricht,omitempty"`
+}
+
 // AllgemeinerName is the XSD type AllgemeinerName (http://www.osci.de/xinneres/allgemeinername/4).
 //
 // Dieser Datentyp repräsentiert die gemeinsamen Eigenschaften von Vor- und Familiennamen nach
@@ -1013,6 +1185,23 @@ type AngabenZumStaat struct {
 	Staatsgebiet *CodeStaatsgebiete `xsd:"staatsgebiet,ns=http://www.osci.de/xauslaender2611" json:"staatsgebiet,omitempty"`
 }
 
+// AntwortnachrichtG2GXA is the XSD type Antwortnachricht.G2G.XA
+// (http://www.osci.de/xauslaender2611).
+//
+// Diese Klasse bildet eine erweiterte Basis für XAusländer Antwortnachrichten. Sie dient der
+// leichteren programmtechnischen Verarbeitung von Nachrichten. Außerdem enthält diese Klasse
+// Informationen, die für jede Nachricht relevant sind. Die von dieser Klasse abgeleiteten
+// Nachrichten kann nur als Reaktion auf eine (Anfrage-) Nachricht übermittelt werden. Hierfür ist
+// das Element ausloeserUUID als Referenz mandatorisch zu übermitteln.
+type AntwortnachrichtG2GXA struct {
+	NachrichtG2GXA
+	// AusloeserUUID: Dieses Element übermittelt die Universally Unique Identifier (UUID) derjenigen
+	// Nachricht, auf die sich diese Nachricht bezieht.
+	//
+	// XSD type: UUID.
+	AusloeserUUID string `xsd:"ausloeserUUID,ns=http://www.osci.de/xauslaender2611" json:"ausloeserUUID"`
+}
+
 // AuslandsanschriftAnschriftzone is the XSD type Auslandsanschrift.Anschriftzone
 // (http://www.osci.de/xinneres/auslandsanschrift/5).
 //
@@ -1101,6 +1290,25 @@ type BehoerdeErreichbar struct {
 	//
 	// XSD type: KommunikationType.
 	Erreichbarkeit []KommunikationType `xsd:"erreichbarkeit,min=1" json:"erreichbarkeit"`
+}
+
+// BehoerdeMitAnschrift is the XSD type BehoerdeMitAnschrift
+// (http://www.osci.de/xinneres/behoerde/7).
+//
+// Dieser Datentyp bildet die Angaben zur Identifikation einer Behörde / öffentlichen Stelle in
+// einem Verzeichnisdienst sowie ihrer Erreichbarkeit ab. Eine Behörde im Sinne des
+// Verwaltungsverfahrensgesetzes ist jede Stelle, die Aufgaben der öffentlichen Verwaltung
+// wahrnimmt. Der Datentyp entspricht dem Datentyp BehoerdeType bis auf die Tatsache, dass die Daten
+// zur Anschrift der Behörde enthalten sind. Für die Vorgaben zu den geerbten Strukturen siehe .
+type BehoerdeMitAnschrift struct {
+	BehoerdeType
+	// Anschrift: Die Anschrift dieser Behörde (für persönliches Erscheinen oder die Zusendung von
+	// Dokumenten per Briefpost an die Behörde).
+	//
+	// Occurs 0..1.
+	//
+	// XSD type: PostalischeInlandsanschrift.
+	Anschrift *PostalischeInlandsanschrift `xsd:"anschrift" json:"anschrift,omitempty"`
 }
 
 // BehoerdeType is the XSD type BehoerdeType
@@ -1345,6 +1553,62 @@ func (c CodeFehlercodeSpezifisch) CodeValue() (code, listURI, listVersionID stri
 // UnmarshalJSON accepts the code as a JSON string or the full object.
 func (c *CodeFehlercodeSpezifisch) UnmarshalJSON(data []byte) error {
 	type plain CodeFehlercodeSpezifisch
+	return xsd.UnmarshalCodeJSON(data, (*plain)(c), &c.Code)
+}
+
+// CodeFehlercodeSychron is the XSD type Code.Fehlercode.Sychron
+// (http://www.osci.de/xauslaender2611).
+//
+// It is an XÖV code type for the code list urn:de:xauslaender:codelist:fehlercodes:synchron
+// version 2. In JSON it may be given as just the code ("01") or as an object.
+type CodeFehlercodeSychron struct {
+	// ListURI: Fixed value "urn:de:xauslaender:codelist:fehlercodes:synchron".
+	//
+	// XSD type: xs:anyURI.
+	ListURI *string `xsd:"listURI,attr,fixed=urn:de:xauslaender:codelist:fehlercodes:synchron" json:"listURI,omitempty"`
+	// ListVersionID: Fixed value "2".
+	//
+	// XSD type: xs:normalizedString.
+	ListVersionID *string `xsd:"listVersionID,attr,fixed=2" json:"listVersionID,omitempty"`
+	// Code: Allowed values:
+	//   - S001: Nicht spezifikationskonform: Die Nachricht ist nicht UTF-8 codiert.
+	//   - S010: Nicht spezifikationskonform: Ungültige Schlüsseltabelle.
+	//   - S011: Nicht spezifikationskonform: Ungültiger Schlüssel in einer Schlüsseltabelle.
+	//   - S020: Nicht spezifikationskonform: Fehlerhafte Einzelfälle
+	//   - S100: Nicht spezifikationskonform: Rückweisung aufgrund erneuter Lieferung eines bereits erfolgreich verarbeiteten Datensatzes
+	//   - S999: Nicht spezifikationskonform aus anderen Gründen.
+	//   - T000: Das Zertifikat des Absenders ist abgelaufen.
+	//   - T001: Das Zertifikat des Absenders ist widerrufen.
+	//   - T002: Das Zertifikat des Absenders ist nicht gültig.
+	//   - T003: Das Zertifikat des Absenders fehlt.
+	//   - T010: Die Signatur der Inhaltsdaten fehlt oder hat nicht das geforderte Signaturniveau.
+	//   - T011: Die Signatur der Inhaltsdaten ist nicht gültig (Integrität verletzt).
+	//   - T020: Die Inhaltsdaten können von dem Empfänger nicht dechiffriert werden.
+	//   - T070: Der Absender ist zur Inanspruchnahme dieses Dienstes nicht berechtigt.
+	//   - T080: Die Nachricht ist dem falschen Empfänger / Leser zugestellt worden, d. h. im Nachrichtenkopf ist eine abweichende Empfängerbehörde eingetragen (Irrläufer).
+	//   - T099: Sonstiger Verstoß gegen Anforderungen des OSCI-Transport-Profils
+	//   - T200: Synchrone Verarbeitung wegen technischer Fehler nicht möglich. Bitte wiederholen Sie die Anfrage zu einem späteren Zeitpunkt.
+	//   - V000: Nicht spezifikationskonform: Die Nachricht kann in der Version, die in der Nachricht angegeben wird, vom Empfänger nicht bearbeitet werden (Der Dienst ist in dieser Version nicht oder nicht mehr bereit).
+	//   - X000: Die Nachricht ist kein wohlgeformtes XML-Dokument.
+	//   - X001: Die Nachricht ist nicht valide zu dem Schema der in der Nachricht angegebenen Version
+	//
+	// XSD type: xs:token.
+	Code string `xsd:"code" json:"code"`
+}
+
+// CodeList returns the code list of CodeFehlercodeSychron.
+func (CodeFehlercodeSychron) CodeList() xsd.CodeList {
+	return xsd.CodeList{URI: "urn:de:xauslaender:codelist:fehlercodes:synchron", Version: "2", URIFixed: true, VersionFixed: true, Enumerated: true, Name: "Fehlercodes synchroner Nachrichten"}
+}
+
+// CodeValue returns the code and the listURI and listVersionID it carries.
+func (c CodeFehlercodeSychron) CodeValue() (code, listURI, listVersionID string) {
+	return c.Code, xsd.Value(c.ListURI), xsd.Value(c.ListVersionID)
+}
+
+// UnmarshalJSON accepts the code as a JSON string or the full object.
+func (c *CodeFehlercodeSychron) UnmarshalJSON(data []byte) error {
+	type plain CodeFehlercodeSychron
 	return xsd.UnmarshalCodeJSON(data, (*plain)(c), &c.Code)
 }
 
@@ -2661,6 +2925,24 @@ type NachrichtG2GXA struct {
 	//
 	// XSD type: PostalischeInlandsanschrift.
 	AnschriftAutor PostalischeInlandsanschrift `xsd:"anschrift.autor" json:"anschriftAutor"`
+}
+
+// NachrichtG2GXAErweitert is the XSD type Nachricht.G2G.XA.erweitert
+// (http://www.osci.de/xauslaender2611).
+//
+// Diese Klasse bildet eine erweiterte Basis für XAusländer Nachrichten. Sie dient der leichteren
+// programmtechnischen Verarbeitung von Nachrichten. Außerdem enthält diese Klasse Informationen,
+// die für jede Nachricht relevant sind.
+type NachrichtG2GXAErweitert struct {
+	NachrichtG2GXA
+	// AusloeserUUID: Sofern diese Nachricht als Reaktion (Antwort, Quittung, Erinnerung) auf eine
+	// andere Nachricht versendet wird, ist hier der Universally Unique Identifier (UUID) derjenigen
+	// Nachricht einzutragen, auf die sie sich bezieht.
+	//
+	// Occurs 0..1.
+	//
+	// XSD type: UUID.
+	AusloeserUUID *string `xsd:"ausloeserUUID,ns=http://www.osci.de/xauslaender2611" json:"ausloeserUUID,omitempty"`
 }
 
 // NachrichtenkopfG2G is the XSD type Nachrichtenkopf.G2G (http://www.osci.de/xauslaender2611).
@@ -4375,7 +4657,7 @@ type RueckweisungEinzelfall struct {
 	// Occurs 1..unbounded.
 	//
 	// XSD type: Rueckweisung.Rueckweisungsgrund.
-	Grund []RueckweisungRueckweisungsgrund `xsd:"grund,min=1" json:"grund"`
+	Grund []XirtsRueckweisungRueckweisungsgrund `xsd:"grund,min=1" json:"grund"`
 }
 
 // RueckweisungGrundSpezifisch is the XSD type Rueckweisung.GrundSpezifisch
@@ -4423,31 +4705,30 @@ type RueckweisungRueckweisendeStelle struct {
 }
 
 // RueckweisungRueckweisungsgrund is the XSD type Rueckweisung.Rueckweisungsgrund
-// (http://www.osci.de/xinneres/rueckweisung/6).
+// (http://www.osci.de/xauslaender2611).
 //
-// Mit diesem Element wird ein Grund übermittelt, aus dem die Nachricht zurückgewiesen wird. Die
-// im Rahmen der hier zu verwendenden Schlüsseltabelle zur Verfügung gestellten
-// Rückweisungsgründe sind kontextunabhängig und finden in allen xinneres-fachmodulen Anwendung.
-// Die allgemeinen Rückweisungsgründe können durch kontextspezifische Gründe erläutert werden.
-// Sofern in diesem Element xinneres-fachmodul-spezifische Rückweisungsgründe übermittelt werden
-// sollen, ist in dem Kindelement grund der Schlüssel S999 und in den Kindelementen grundSpezifisch
-// ein oder mehrere dem xinneres-fachmodul entstammende Rückweisungsgründe zu übermitteln.
+// Mit diesem Element wird ein Grund übermittelt, aus dem die synchrone Nachricht zurückgewiesen
+// wird. Die allgemeinen Rückweisungsgründe können durch kontextspezifische Gründe erläutert
+// werden. Sofern in diesem Element XInneres-Fachmodul-spezifische Rückweisungsgründe übermittelt
+// werden sollen, ist in dem Kindelement grund der Schlüssel S999 und in den Kindelementen
+// grundSpezifisch ein oder mehrere dem XInneres-Fachmodul entstammende Rückweisungsgründe zu
+// übermitteln.
 type RueckweisungRueckweisungsgrund struct {
 	// Grund: Mit diesem Element wird ein Grund übermittelt, aus dem die Nachricht zurückgewiesen
 	// wird. Die im Rahmen der hier zu verwendenden Schlüsseltabelle zur Verfügung gestellten
-	// Rückweisungsgründe sind kontextunabhängig und finden daher in allen xinneres-fachmodulen
+	// Rückweisungsgründe sind kontextunabhängig und finden daher in allen XInneres-Fachmodulen
 	// Anwendung. Sofern der Schlüssel S999 verwendet wird, sind ergänzende Angaben in dem Element
 	// grundSpezifisch verpflichtend zu übermitteln.
 	//
-	// XSD type: Code.Fehlercode.XInneres.
-	Grund CodeFehlercodeXInneres `xsd:"grund" json:"grund"`
+	// XSD type: Code.Fehlercode.Sychron.
+	Grund CodeFehlercodeSychron `xsd:"grund,ns=http://www.osci.de/xauslaender2611" json:"grund"`
 	// GrundSpezifisch: In diesem Element können weitere - im Allgemeinen kontextspezifische Angaben -
 	// zu dem Grund übermittelt werden, aus dem die Nachricht zurückgewiesen wird.
 	//
 	// Occurs 0..unbounded.
 	//
 	// XSD type: Rueckweisung.GrundSpezifisch.
-	GrundSpezifisch []RueckweisungGrundSpezifisch `xsd:"grundSpezifisch" json:"grundSpezifisch,omitempty"`
+	GrundSpezifisch []RueckweisungGrundSpezifisch `xsd:"grundSpezifisch,ns=http://www.osci.de/xauslaender2611" json:"grundSpezifisch,omitempty"`
 }
 
 // RueckweisungTemplateAsynchron is the XSD type Rueckweisung.Template.Asynchron
@@ -4462,7 +4743,7 @@ type RueckweisungTemplateAsynchron struct {
 	// Rueckweisungsgrund: Occurs 1..unbounded.
 	//
 	// XSD type: Rueckweisung.Rueckweisungsgrund.
-	Rueckweisungsgrund []RueckweisungRueckweisungsgrund `xsd:"rueckweisungsgrund,min=1" json:"rueckweisungsgrund"`
+	Rueckweisungsgrund []XirtsRueckweisungRueckweisungsgrund `xsd:"rueckweisungsgrund,min=1" json:"rueckweisungsgrund"`
 	// Transportinformationen: Occurs 0..1.
 	//
 	// XSD type: Rueckweisung.Transportinformationen.
@@ -4611,6 +4892,34 @@ func (c XintCodeNachrichtentyp) CodeValue() (code, listURI, listVersionID string
 func (c *XintCodeNachrichtentyp) UnmarshalJSON(data []byte) error {
 	type plain XintCodeNachrichtentyp
 	return xsd.UnmarshalCodeJSON(data, (*plain)(c), &c.Code)
+}
+
+// XirtsRueckweisungRueckweisungsgrund is the XSD type Rueckweisung.Rueckweisungsgrund
+// (http://www.osci.de/xinneres/rueckweisung/6).
+//
+// Mit diesem Element wird ein Grund übermittelt, aus dem die Nachricht zurückgewiesen wird. Die
+// im Rahmen der hier zu verwendenden Schlüsseltabelle zur Verfügung gestellten
+// Rückweisungsgründe sind kontextunabhängig und finden in allen xinneres-fachmodulen Anwendung.
+// Die allgemeinen Rückweisungsgründe können durch kontextspezifische Gründe erläutert werden.
+// Sofern in diesem Element xinneres-fachmodul-spezifische Rückweisungsgründe übermittelt werden
+// sollen, ist in dem Kindelement grund der Schlüssel S999 und in den Kindelementen grundSpezifisch
+// ein oder mehrere dem xinneres-fachmodul entstammende Rückweisungsgründe zu übermitteln.
+type XirtsRueckweisungRueckweisungsgrund struct {
+	// Grund: Mit diesem Element wird ein Grund übermittelt, aus dem die Nachricht zurückgewiesen
+	// wird. Die im Rahmen der hier zu verwendenden Schlüsseltabelle zur Verfügung gestellten
+	// Rückweisungsgründe sind kontextunabhängig und finden daher in allen xinneres-fachmodulen
+	// Anwendung. Sofern der Schlüssel S999 verwendet wird, sind ergänzende Angaben in dem Element
+	// grundSpezifisch verpflichtend zu übermitteln.
+	//
+	// XSD type: Code.Fehlercode.XInneres.
+	Grund CodeFehlercodeXInneres `xsd:"grund" json:"grund"`
+	// GrundSpezifisch: In diesem Element können weitere - im Allgemeinen kontextspezifische Angaben -
+	// zu dem Grund übermittelt werden, aus dem die Nachricht zurückgewiesen wird.
+	//
+	// Occurs 0..unbounded.
+	//
+	// XSD type: Rueckweisung.GrundSpezifisch.
+	GrundSpezifisch []RueckweisungGrundSpezifisch `xsd:"grundSpezifisch" json:"grundSpezifisch,omitempty"`
 }
 
 // ZeileAufschrift is the XSD type ZeileAufschrift

@@ -84,3 +84,13 @@ func lookup(v reflect.Value, path []string) (reflect.Value, *field, bool) {
 	}
 	return v, cur, cur != nil
 }
+
+// Bytes returns the binary (xs:base64Binary) value at an element path
+// below m (see Text), without copying.
+func Bytes(m any, path ...string) ([]byte, bool) {
+	v, f, ok := lookup(reflect.ValueOf(m), path)
+	if !ok || f == nil || f.val != vBytes {
+		return nil, false
+	}
+	return v.Bytes(), true
+}
