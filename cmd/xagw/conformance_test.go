@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/xagw/xagw/testvectors"
+)
+
+const kitDir = "../../testvectors"
+
+// copyKitFiles copies the committed kit (manifest and listed files) to a
+// temporary directory; with pkiOnly only the PKI.
+func copyKitFiles(t *testing.T, pkiOnly bool) string {
+	t.Helper()
+	m, err := testvectors.LoadManifest(kitDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	files := []string{}
+	if !pkiOnly {
+		files = append(files, testvectors.ManifestFile)
+	}
+	for _, f := range m.Files {
+		if pkiOnly && !strings.HasPrefix(f.Path, "pki/") {
+			continue
+		}
+		files = append(files, f.Path)
+	}
+	for _, p := range files {
+		data, err := os.ReadFile(filepath.Join(kitDir, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		full := filepath.Join(dst, p)
+		os.MkdirAll(filepath.Dir(full), 0o755)
+		if err := os.WriteFile(full, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+func TestConformanceVerifyCommittedKit(t *testing.T) {
+	junit := filepath.Join(t.TempDir(), "junit.xml")
+	code, out, errOut := runCLI(t, nil, "conformance", "verify", "--dir", kitDir, "--junit", junit)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	m, err := testvectors.LoadManifest(kitDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != len(m.Vectors)+2 || !strings.Contains(lines[len(lines)-1], "— CONFORMS") {
+		t.Fatalf("want a title, one line per vector (%d) and a summary:\n%s", len(m.Vectors), out)
+	}
+	data, err := os.ReadFile(junit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+		Errors   int `xml:"errors,attr"`
+		Suites   []struct {
+			Cases []struct {
+				Name string `xml:"name,attr"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("JUnit does not parse: %v", err)
+	}
+	n := 0
+	for _, s := range doc.Suites {
+		n += len(s.Cases)
+	}
+	if doc.Tests != len(m.Vectors) || n != len(m.Vectors) || doc.Failures != 0 || doc.Errors != 0 {
+		t.Fatalf("JUnit: tests=%d cases=%d failures=%d errors=%d for %d vectors", doc.Tests, n, doc.Failures, doc.Errors, len(m.Vectors))
+	}
+}
+
+func TestConformanceVerifyTamperedKitFails(t *testing.T) {
+	dir := copyKitFiles(t, false)
+	p := filepath.Join(dir, "xauslaender/valid/130104-statusmeldung.xml")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(p, bytes.Replace(data, []byte("<code>01</code>"), []byte("<code>02</code>"), 1), 0o644)
+	junit := filepath.Join(t.TempDir(), "junit.xml")
+	code, out, _ := runCLI(t, nil, "conformance", "verify", "--dir", dir, "--only", "xa.valid.130104", "--junit", junit)
+	if code != 1 {
+		t.Fatalf("tampered kit: exit %d\n%s", code, out)
+	}
+	if !strings.Contains(out, "PROBLEM  file xauslaender/valid/130104-statusmeldung.xml: hash mismatch") || !strings.Contains(out, "DOES NOT CONFORM") {
+		t.Fatalf("output does not name the file:\n%s", out)
+	}
+	j, _ := os.ReadFile(junit)
+	if !bytes.Contains(j, []byte(`<failure message="file xauslaender/valid/130104-statusmeldung.xml: hash mismatch`)) {
+		t.Fatalf("JUnit lacks the problem:\n%s", j)
+	}
+}
+
+func TestConformanceVerifyJSON(t *testing.T) {
+	code, out, errOut := runCLI(t, nil, "conformance", "verify", "--dir", kitDir, "--json", "--only", "xa.invalid.")
+	if code != 0 {
+		t.Fatalf("exit %d %s", code, errOut)
+	}
+	var r struct {
+		OK      bool `json:"ok"`
+		Results []struct {
+			ID, Status, Expected, Got string
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if !r.OK || len(r.Results) < 10 {
+		t.Fatalf("%+v", r)
+	}
+	for _, res := range r.Results {
+		if !strings.HasPrefix(res.ID, "xa.invalid.") || res.Got != res.Expected || !strings.HasPrefix(res.Got, "reject/") {
+			t.Errorf("%+v", res)
+		}
+	}
+}
+
+func TestConformanceGenerateReproducesTheKit(t *testing.T) {
+	dir := copyKitFiles(t, true)
+	code, out, errOut := runCLI(t, nil, "conformance", "generate", "--out", dir)
+	if code != 0 {
+		t.Fatalf("exit %d %s", code, errOut)
+	}
+	if !strings.Contains(out, "vectors") {
+		t.Fatalf("output %q", out)
+	}
+	want, _ := os.ReadFile(filepath.Join(kitDir, testvectors.ManifestFile))
+	got, err := os.ReadFile(filepath.Join(dir, testvectors.ManifestFile))
+	if err != nil || !bytes.Equal(want, got) {
+		t.Fatalf("regenerated manifest differs from the committed one (%v)", err)
+	}
+}
+
+func TestConformanceUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"conformance"},
+		{"conformance", "nope"},
+		{"conformance", "generate"},
+		{"conformance", "verify", "extra-arg"},
+	} {
+		if code, _, _ := runCLI(t, nil, args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+	if code, _, errOut := runCLI(t, nil, "conformance", "verify", "--dir", t.TempDir()); code != 1 || !strings.Contains(errOut, "manifest") {
+		t.Errorf("empty dir: %d %s", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, nil, "conformance", "generate", "--out", t.TempDir()); code != 1 || !strings.Contains(errOut, "xagw keys testpki") {
+		t.Errorf("generate without a PKI: %d %s", code, errOut)
+	}
+}
