@@ -5,9 +5,12 @@ import (
 	"crypto/x509"
 	"errors"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/xagw/xagw/osci"
 )
@@ -309,5 +312,65 @@ func TestControlBlockMismatchIs9400(t *testing.T) {
 	o := postRaw(t, e, &osci.Message{Type: osci.TypeGetMessageID, ControlBlock: osci.ControlBlock{SequenceNumber: 0, Challenge: osci.NewChallenge()}})
 	if o.Type != osci.TypeResponseToGetMessageID || o.Feedback.Err() != nil || o.MessageID == "" {
 		t.Fatalf("getMessageId: %s %v", o.Type, o.Feedback)
+	}
+}
+
+// Deliveries past the retention are purged with their files (and old
+// dialogs and uploads with them); files no row names are removed at start.
+func TestPurgeAndOrphans(t *testing.T) {
+	e := newEnv(t)
+	sender, bob := e.client("carol_cipher_4096", false), e.client("bob_cipher_4096", false)
+	blobs := func() []string {
+		ents, err := os.ReadDir(filepath.Join(e.dir, "blobs"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n []string
+		for _, en := range ents {
+			n = append(n, en.Name())
+		}
+		return n
+	}
+	id, err := sender.GetMessageID(ctx())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sender.StoreDelivery(ctx(), newDelivery(t, id, "alt", []byte("anlage"))); err != nil {
+		t.Fatal(err)
+	}
+	stored := blobs()
+	if len(stored) != 1 {
+		t.Fatalf("blob files %v", stored)
+	}
+	// A crash between writing a file and committing its row leaves an
+	// orphan; the next start removes it and keeps the real one.
+	if err := os.WriteFile(filepath.Join(e.dir, "blobs", "orphan"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.restart()
+	if got := blobs(); len(got) != 1 || got[0] != stored[0] {
+		t.Fatalf("after restart %v, want %v", got, stored)
+	}
+	// Within the retention nothing goes.
+	if n, err := e.im.PurgeExpired(ctx()); err != nil || n != 0 {
+		t.Fatalf("purge now: %d %v", n, err)
+	}
+	e.im.cfg.Now = func() time.Time { return time.Now().Add(31 * 24 * time.Hour) }
+	if n, err := e.im.PurgeExpired(ctx()); err != nil || n != 1 {
+		t.Fatalf("purge later: %d %v", n, err)
+	}
+	if got := blobs(); len(got) != 0 {
+		t.Fatalf("files left after purge: %v", got)
+	}
+	var dialogs int
+	if err := e.im.st.w.QueryRow(`SELECT count(*) FROM dialogs`).Scan(&dialogs); err != nil || dialogs != 0 {
+		t.Fatalf("dialogs left: %d %v", dialogs, err)
+	}
+	e.im.cfg.Now = time.Now
+	if _, err := bob.FetchDelivery(ctx(), osci.FetchSelection{MessageID: id}); !errors.Is(err, osci.ErrNoDelivery) {
+		t.Fatalf("fetch after purge: %v", err)
+	}
+	if _, err := sender.FetchProcessCard(ctx(), id); !errors.Is(err, osci.ErrNoProcessCard) {
+		t.Fatalf("card after purge: %v", err)
 	}
 }

@@ -613,29 +613,59 @@ func (s *store) dropChunks(ctx context.Context, upload string) error {
 	return nil
 }
 
-// purge removes deliveries last modified before cutoff and their files.
-func (s *store) purge(ctx context.Context, cutoff time.Time) (int, error) {
-	rows, err := s.w.QueryContext(ctx, `SELECT a.file FROM attachments a JOIN deliveries d ON d.msg_id = a.msg_id WHERE d.modified < ?`, nanos(cutoff))
+// purge removes deliveries last modified before cutoff with their files,
+// chunked uploads begun before cutoff and dialogs unused since cutoff.
+// Selection and deletion share one transaction, so a delivery changed
+// meanwhile (fetched, say) keeps its files; files are removed only after
+// the rows that named them are gone.
+func (s *store) purge(ctx context.Context, cutoff time.Time) (n int, err error) {
+	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
 	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
 	var files []string
-	for rows.Next() {
-		var f string
-		if err := rows.Scan(&f); err != nil {
-			rows.Close()
+	for _, q := range []string{
+		`SELECT a.file FROM attachments a JOIN deliveries d ON d.msg_id = a.msg_id WHERE d.modified < ?`,
+		`SELECT file FROM chunks WHERE created < ?`,
+	} {
+		rows, err := tx.QueryContext(ctx, q, nanos(cutoff))
+		if err != nil {
 			return 0, err
 		}
-		files = append(files, f)
+		for rows.Next() {
+			var f string
+			if err := rows.Scan(&f); err != nil {
+				rows.Close()
+				return 0, err
+			}
+			files = append(files, f)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return 0, err
+		}
 	}
-	rows.Close()
-	res, err := s.w.ExecContext(ctx, `DELETE FROM deliveries WHERE modified < ?`, nanos(cutoff))
+	res, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE modified < ?`, nanos(cutoff))
 	if err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM chunks WHERE created < ?`, nanos(cutoff)); err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM dialogs WHERE used_at < ?`, nanos(cutoff)); err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
 		return 0, err
 	}
 	for _, f := range files {
 		s.removeBlob(f)
 	}
-	n, _ := res.RowsAffected()
-	return int(n), nil
+	rows, _ := res.RowsAffected()
+	return int(rows), nil
 }
