@@ -14,6 +14,8 @@ static __thread uintptr_t tls_resolver = 0;
 static __thread int tls_deny = 0;
 static xmlExternalEntityLoader prev_loader = NULL;
 
+static void b64_init(void);
+
 static xmlParserInputPtr xagw_loader(const char *URL, const char *ID, xmlParserCtxtPtr ctxt) {
 	uintptr_t h = tls_resolver;
 	if (h == 0) {
@@ -35,6 +37,7 @@ static xmlParserInputPtr xagw_loader(const char *URL, const char *ID, xmlParserC
 }
 
 void xagw_init(void) {
+	b64_init();
 	xmlInitParser();
 	prev_loader = xmlGetExternalEntityLoader();
 	xmlSetExternalEntityLoader(xagw_loader);
@@ -178,39 +181,60 @@ static int is_code_shaped(xmlNodePtr n, xmlNodePtr *codeElem) {
 	return code != NULL;
 }
 
-// b64_check reports why s is not a valid xs:base64Binary lexical value
-// (whitespace removed: groups of four alphabet characters, '=' padding only
-// at the end, unused bits zero), or NULL when it is valid. libxml2 2.9
-// silently skips characters outside the alphabet, so this runs on every
-// element the caller marks as base64Binary.
-static const char *b64_check(const char *s) {
-	size_t n = 0, pad = 0;
-	int last = -1, prev = -1;
-	for (const char *p = s; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-		if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
-		int v;
-		if (c >= 'A' && c <= 'Z') v = c - 'A';
-		else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-		else if (c >= '0' && c <= '9') v = c - '0' + 52;
-		else if (c == '+') v = 62;
-		else if (c == '/') v = 63;
-		else if (c == '=') v = -2;
-		else return "character outside the base64 alphabet";
-		if (v == -2) {
-			pad++;
-			if (pad > 2) return "more than two '=' padding characters";
-		} else {
-			if (pad) return "data after '=' padding";
-			prev = last;
-			last = v;
+// b64 classifies bytes: 0..63 alphabet value, 64 '=', 65 whitespace,
+// 66 anything else.
+static unsigned char b64class[256];
+
+static void b64_init(void) {
+	for (int i = 0; i < 256; i++) b64class[i] = 66;
+	const char *alpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	for (int i = 0; i < 64; i++) b64class[(unsigned char)alpha[i]] = (unsigned char)i;
+	b64class['='] = 64;
+	b64class[' '] = b64class['\t'] = b64class['\n'] = b64class['\r'] = 65;
+}
+
+typedef struct {
+	size_t n;   // significant characters seen
+	int pad;    // '=' seen
+	int last;   // value of the last alphabet character, -1 if none
+	const char *err;
+} b64state;
+
+static void b64_feed(b64state *st, const unsigned char *p) {
+	for (; *p && st->err == NULL; p++) {
+		unsigned char v = b64class[*p];
+		if (v < 64) {
+			if (st->pad) { st->err = "data after '=' padding"; return; }
+			st->last = v;
+			st->n++;
+		} else if (v == 64) {
+			if (++st->pad > 2) { st->err = "more than two '=' padding characters"; return; }
+			st->n++;
+		} else if (v == 66) {
+			st->err = "character outside the base64 alphabet";
 		}
-		n++;
 	}
-	if (n % 4 != 0) return "length is not a multiple of four";
-	if (pad == 1 && last >= 0 && (last & 0x03) != 0) return "non-zero bits before '=' padding";
-	if (pad == 2 && last >= 0 && (last & 0x0f) != 0) return "non-zero bits before '==' padding";
-	(void)prev;
+}
+
+// b64_check reports why the text of element e is not a valid
+// xs:base64Binary lexical value (whitespace removed: groups of four
+// alphabet characters, '=' padding only at the end, unused bits zero), or
+// NULL when it is valid. libxml2 2.9 silently skips characters outside the
+// alphabet, so this runs on every element the caller marks as base64Binary.
+// It reads the text nodes in place (no copy of what may be megabytes).
+static const char *b64_check(xmlNodePtr e) {
+	b64state st = {0, 0, -1, NULL};
+	for (xmlNodePtr t = e->children; t && st.err == NULL; t = t->next) {
+		if (t->type == XML_TEXT_NODE || t->type == XML_CDATA_SECTION_NODE) {
+			if (t->content) b64_feed(&st, t->content);
+		} else if (t->type == XML_ELEMENT_NODE) {
+			return "element content where base64 text is expected";
+		}
+	}
+	if (st.err) return st.err;
+	if (st.n % 4 != 0) return "length is not a multiple of four";
+	if (st.pad == 1 && st.last >= 0 && (st.last & 0x03) != 0) return "non-zero bits before '=' padding";
+	if (st.pad == 2 && st.last >= 0 && (st.last & 0x0f) != 0) return "non-zero bits before '==' padding";
 	return NULL;
 }
 
@@ -230,13 +254,18 @@ typedef struct {
 	xagw_diags *diags;
 	char path[4096];
 	size_t len;
+	uint32_t hash; // FNV-1a of path[0:len], kept incrementally
+	int overflow;  // > 0 inside a subtree whose path did not fit
 } walker;
 
-static uint32_t fnv1a(const char *p, size_t n) {
-	uint32_t h = 2166136261u;
+#define FNV_OFFSET 2166136261u
+
+static uint32_t fnv1a_more(uint32_t h, const char *p, size_t n) {
 	for (size_t i = 0; i < n; i++) { h ^= (unsigned char)p[i]; h *= 16777619u; }
 	return h;
 }
+
+static uint32_t fnv1a(const char *p, size_t n) { return fnv1a_more(FNV_OFFSET, p, n); }
 
 static void check_add(walker *w, char kind, const char *path, size_t len) {
 	uint32_t i = fnv1a(path, len) & (XAGW_CHECK_SLOTS - 1);
@@ -250,7 +279,7 @@ static void check_add(walker *w, char kind, const char *path, size_t len) {
 
 // check_kind returns the kind of check for the current path, or 0.
 static char check_kind(walker *w) {
-	uint32_t i = fnv1a(w->path, w->len) & (XAGW_CHECK_SLOTS - 1);
+	uint32_t i = w->hash & (XAGW_CHECK_SLOTS - 1);
 	while (w->slots[i].kind != 0) {
 		if (w->slots[i].len == w->len && memcmp(w->slots[i].path, w->path, w->len) == 0) return w->slots[i].kind;
 		i = (i + 1) & (XAGW_CHECK_SLOTS - 1);
@@ -274,12 +303,20 @@ static void walk(xmlNodePtr n, walker *w) {
 	for (xmlNodePtr c = n; c; c = c->next) {
 		if (c->type != XML_ELEMENT_NODE) continue;
 		size_t keep = w->len;
+		uint32_t keephash = w->hash;
 		size_t nl = strlen((const char *)c->name);
+		int over = 0;
 		if (w->len + nl + 2 < sizeof w->path) {
 			w->path[w->len++] = '/';
 			memcpy(w->path + w->len, c->name, nl);
 			w->len += nl;
 			w->path[w->len] = 0;
+			w->hash = fnv1a_more(w->hash, w->path + keep, nl + 1);
+		} else {
+			// Too long for the buffer: no schema path is this long, so
+			// the subtree cannot match a check (and fails the XSD anyway).
+			over = 1;
+			w->overflow++;
 		}
 		xmlNodePtr code = NULL;
 		if (w->codes && is_code_shaped(c, &code)) {
@@ -307,20 +344,18 @@ static void walk(xmlNodePtr n, walker *w) {
 				}
 			}
 		} else {
-			char kind = w->nchk > 0 ? check_kind(w) : 0;
+			char kind = (w->nchk > 0 && w->overflow == 0) ? check_kind(w) : 0;
 			if (kind == 'b') {
-				xmlChar *txt = xmlNodeGetContent(c);
-				const char *why = b64_check(txt ? (const char *)txt : "");
-				if (txt) xmlFree(txt);
+				const char *why = b64_check(c);
 				if (why) {
 					char msg[256];
 					snprintf(msg, sizeof msg, "Element '%s': not a valid value of the atomic type 'xs:base64Binary': %s.", (const char *)c->name, why);
 					add_diag(w->diags, c, msg);
 				}
 			} else if (kind == 'n') {
-				xmlChar *txt = xmlNodeGetContent(c);
-				int empty = txt == NULL || txt[0] == 0;
-				if (txt) xmlFree(txt);
+				int empty = 1;
+				for (xmlNodePtr t = c->children; t && empty; t = t->next)
+					if (t->type == XML_ELEMENT_NODE || ((t->type == XML_TEXT_NODE || t->type == XML_CDATA_SECTION_NODE) && t->content && t->content[0])) empty = 0;
 				if (empty) {
 					char msg[256];
 					snprintf(msg, sizeof msg, "Element '%s': a mandatory element of type din91379:datatypeC is empty (XInneres error code S030).", (const char *)c->name);
@@ -329,7 +364,9 @@ static void walk(xmlNodePtr n, walker *w) {
 			}
 			walk(c->children, w);
 		}
+		if (over) w->overflow--;
 		w->len = keep;
+		w->hash = keephash;
 		w->path[keep] = 0;
 	}
 }
@@ -417,6 +454,8 @@ int xagw_validate(xagw_ctx *cx, const char *buf, int len, xagw_diags *d, xagw_co
 		w->diags = d;
 		w->len = 0;
 		w->path[0] = 0;
+		w->hash = FNV_OFFSET;
+		w->overflow = 0;
 		walk(xmlDocGetRootElement(doc), w);
 		if (ret == 0 && d->n > 0) ret = 3; // a check of ours failed
 	}
