@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"regexp"
 	"sync"
@@ -138,4 +139,56 @@ func TestEveryExchangedEnvelopeValidates(t *testing.T) {
 			t.Errorf("no %s exchanged", typ)
 		}
 	}
+}
+
+// With Config.Schemas the intermediary validates every request: the
+// reference library's own getMessageId is accepted, the same message with
+// an attribute the XSD does not allow is refused with 9100 before anything
+// else is looked at.
+func TestSchemaValidatingIntermediary(t *testing.T) {
+	im, err := New(Config{DataDir: t.TempDir(), Signer: identity(t, "osci_manager_signature_4096"), Cipher: identity(t, "osci_manager_cipher_4096"),
+		Policy: policy(t), Logger: quietLogger(), Schemas: testSchemas(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer im.Close()
+	srv := httptest.NewServer(im)
+	defer srv.Close()
+	capture, err := os.ReadFile(filepath.Join(sharedpath.MustFind("osci"), "captures", "getMessageId.plain.wire"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(body []byte) *osci.Opened {
+		resp, err := http.Post(srv.URL, "text/xml", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		o, err := osci.Open(resp.Body, osci.OpenOptions{AllowUnsigned: true})
+		if o == nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { o.Close() })
+		return o
+	}
+	o := post(capture)
+	if o.Type != osci.TypeResponseToGetMessageID || o.MessageID == "" || o.Signature == nil || !o.Signature.OK() {
+		t.Fatalf("reference getMessageId: %s %q %v", o.Type, o.MessageID, o.Fault)
+	}
+	bad := bytes.Replace(capture, []byte(`LanguagesList="de"`), []byte(`LanguagesList="de" Unknown="1"`), 1)
+	if bytes.Equal(bad, capture) {
+		t.Fatal("capture changed: DesiredLanguages not found")
+	}
+	o = post(bad)
+	if o.Type != osci.TypeFault || o.Fault == nil || o.Fault.OSCICode != osci.CodeStructureInvalid {
+		t.Fatalf("schema-invalid request: %s %+v", o.Type, o.Fault)
+	}
+	// Without schemas the same request gets past the structure check and
+	// fails on its (now broken) signature instead.
+	im.cfg.Schemas = nil
+	o = post(bad)
+	if o.Type == osci.TypeFault && o.Fault.OSCICode == osci.CodeStructureInvalid {
+		t.Fatalf("without schemas: %+v", o.Fault)
+	}
+	t.Logf("without schemas: %s %v %v", o.Type, o.Feedback, o.Fault)
 }
