@@ -108,6 +108,24 @@ func (cb ControlBlock) checkShape(t MessageType) error {
 	if !ok {
 		return nil
 	}
+	return cb.checkRule(t, r)
+}
+
+// implicitRule is the ControlBlock of an order in an implicit dialog.
+var implicitRule = cbRule{optional, required, optional, required}
+
+// checkReceived is checkShape for a received message, with one allowance:
+// an order that needs an explicit dialog but arrives in an implicit one is
+// structurally sound, and the receiver answers it with 9802 (the order
+// needs an explicit dialog) rather than 9100.
+func (cb ControlBlock) checkReceived(t MessageType) error {
+	if t.NeedsExplicitDialog() && cb.ConversationID == "" && cb.Response == "" {
+		return cb.checkRule(t, implicitRule)
+	}
+	return cb.checkShape(t)
+}
+
+func (cb ControlBlock) checkRule(t MessageType, r cbRule) error {
 	check := func(name string, p presence, present bool) error {
 		if p == required && !present {
 			return fmt.Errorf("osci: %s: ControlBlock lacks %s", t, name)

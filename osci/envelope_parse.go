@@ -251,7 +251,7 @@ func ParseEnvelope(data []byte) (*Envelope, error) {
 			}
 		}
 	}
-	if err := e.ControlBlock.checkShape(e.Type); err != nil {
+	if err := e.ControlBlock.checkReceived(e.Type); err != nil {
 		return nil, &ParseError{Path: "/Envelope/Header/ControlBlock", Reason: err.Error()}
 	}
 	return e, nil

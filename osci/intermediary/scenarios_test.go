@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"sync"
 	"testing"
 
@@ -171,4 +172,34 @@ func TestMalformedRequests(t *testing.T) {
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Fatalf("GET: %d", resp.StatusCode)
 	}
+}
+
+// An order that needs an explicit dialog, sent in an implicit one, is
+// answered with fault 9802, not with a structure error.
+func TestImplicitFetchDeliveryIs9802(t *testing.T) {
+	e := newEnv(t)
+	m := &osci.Message{Type: osci.TypeFetchDelivery, ControlBlock: osci.ControlBlock{ConversationID: "1", SequenceNumber: 1, Response: "cmVzcA==", Challenge: osci.NewChallenge()}}
+	out, err := osci.Compose(m, osci.ComposeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := out.Bytes()
+	out.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	implicit := regexp.MustCompile(` ConversationId="1"|<osci:Response>cmVzcA==</osci:Response>`).ReplaceAll(body, nil)
+	if len(body)-len(implicit) != len(` ConversationId="1"<osci:Response>cmVzcA==</osci:Response>`) {
+		t.Fatalf("ControlBlock not found in %s", body)
+	}
+	resp, err := http.Post(e.srv.URL, "text/xml", bytes.NewReader(implicit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	o, err := osci.Open(resp.Body, osci.OpenOptions{})
+	if err != nil || o.Type != osci.TypeFault || o.Fault.OSCICode != osci.CodeNoExplicitDialog {
+		t.Fatalf("%v %+v", err, o)
+	}
+	o.Close()
 }
