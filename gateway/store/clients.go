@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -17,21 +18,30 @@ type Client struct {
 }
 
 // SyncClients makes the api_clients table equal to clients (the
-// configuration is the source of truth).
+// configuration is the source of truth). Instances starting together may
+// sync concurrently: rows are upserted, then the others deleted.
 func (s *Store) SyncClients(ctx context.Context, clients []Client, now time.Time) error {
 	return s.tx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM api_clients`); err != nil {
-			return fmt.Errorf("store: sync clients: %w", err)
-		}
+		keep := make([]any, 0, len(clients))
 		for _, c := range clients {
 			admin := 0
 			if c.Admin {
 				admin = 1
 			}
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO api_clients (id, token_sha256, cert_sha256, admin, updated_at) VALUES (?, ?, ?, ?, ?)`),
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO api_clients (id, token_sha256, cert_sha256, admin, updated_at) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT (id) DO UPDATE SET token_sha256 = excluded.token_sha256, cert_sha256 = excluded.cert_sha256,
+				admin = excluded.admin, updated_at = excluded.updated_at`),
 				c.ID, c.TokenSHA256, c.CertSHA256, admin, ms2(now)); err != nil {
 				return fmt.Errorf("store: sync client %q: %w", c.ID, err)
 			}
+			keep = append(keep, c.ID)
+		}
+		q := `DELETE FROM api_clients`
+		if len(keep) > 0 {
+			q += ` WHERE id NOT IN (?` + strings.Repeat(", ?", len(keep)-1) + `)`
+		}
+		if _, err := tx.ExecContext(ctx, s.q(q), keep...); err != nil {
+			return fmt.Errorf("store: sync clients: %w", err)
 		}
 		return nil
 	})

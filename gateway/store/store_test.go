@@ -494,6 +494,36 @@ func TestSyncClients(t *testing.T) {
 	})
 }
 
+func TestConcurrentSyncClients(t *testing.T) {
+	eachDB(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		errs := make([]error, 6)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = s.SyncClients(ctx, []Client{{ID: "forms", TokenSHA256: "aa"}, {ID: "ops", TokenSHA256: "bb", Admin: true}}, t0)
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Fatalf("concurrent sync: %v", err)
+			}
+		}
+		if cs, _ := s.Clients(ctx); len(cs) != 2 {
+			t.Fatalf("%+v", cs)
+		}
+		if err := s.SyncClients(ctx, nil, t0); err != nil {
+			t.Fatal(err)
+		}
+		if cs, _ := s.Clients(ctx); len(cs) != 0 {
+			t.Fatalf("%+v", cs)
+		}
+	})
+}
+
 func TestNewIDIsTimeOrderedUUIDv7(t *testing.T) {
 	a := NewID()
 	time.Sleep(2 * time.Millisecond)
