@@ -66,6 +66,11 @@ type Config struct {
 	Metrics *metrics.Registry
 	// Interval between mailbox polls (default 30s).
 	Interval time.Duration
+	// MaxFetchAttempts bounds retries of a delivery that cannot be fetched
+	// (decryption or signature failures, …). After them, or at once for a
+	// permanent error, it is kept in the inbox as "unreadable" with the
+	// reason, so it is seen instead of retried forever (default 10).
+	MaxFetchAttempts int
 	// Notify returns the webhook deliveries to queue for a reply of a
 	// client ("" for unlinked replies).
 	Notify func(event, clientID string) []store.NewWebhook
@@ -92,6 +97,9 @@ func New(cfg Config) (*Poller, error) {
 	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = 30 * time.Second
+	}
+	if cfg.MaxFetchAttempts <= 0 {
+		cfg.MaxFetchAttempts = 10
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.NewRegistry()
@@ -132,8 +140,17 @@ func (p *Poller) PollOnce(ctx context.Context) (int, error) {
 		in, err := p.cfg.Mailbox.Fetch(ctx, id)
 		if err != nil {
 			p.failures.Inc("fetch")
-			p.cfg.Logger.Warn("fetching a reply failed; will fetch it again", "osci_message_id", id, "code", gateway.ErrorCode(err), "err", err)
-			_ = p.cfg.Store.InboundFailed(ctx, id, err.Error())
+			attempts, ferr := p.cfg.Store.InboundFailed(ctx, id, err.Error())
+			if ferr == nil && (!gateway.IsRetryable(err) || attempts >= p.cfg.MaxFetchAttempts) {
+				p.cfg.Logger.Error("a delivery in the mailbox cannot be read; kept in the inbox as unreadable", "osci_message_id", id,
+					"attempts", attempts, "code", gateway.ErrorCode(err), "err", err)
+				if _, serr := p.store(ctx, store.InboxItem{ID: store.NewID(), OSCIMessageID: id, Kind: store.KindUnreadable,
+					Problem: err.Error(), ReceivedAt: p.cfg.Clock()}, nil); serr != nil && firstErr == nil {
+					firstErr = serr
+				}
+				continue
+			}
+			p.cfg.Logger.Warn("fetching a reply failed; will fetch it again", "osci_message_id", id, "attempts", attempts, "code", gateway.ErrorCode(err), "err", err)
 			if firstErr == nil {
 				firstErr = err
 			}
@@ -178,7 +195,12 @@ func (p *Poller) Ingest(ctx context.Context, in gateway.Incoming) (bool, error) 
 			return false, err
 		}
 	}
-	keyID, sealed, err := p.cfg.Keys.Seal(in.Content, outbox.AAD(it.ID, store.PartBody))
+	return p.store(ctx, it, in.Content)
+}
+
+// store seals content and stores the inbox item with its webhooks.
+func (p *Poller) store(ctx context.Context, it store.InboxItem, content []byte) (bool, error) {
+	keyID, sealed, err := p.cfg.Keys.Seal(content, outbox.AAD(it.ID, store.PartBody))
 	if err != nil {
 		return false, err
 	}
@@ -186,15 +208,15 @@ func (p *Poller) Ingest(ctx context.Context, in gateway.Incoming) (bool, error) 
 	if p.cfg.Notify != nil {
 		hooks = p.cfg.Notify(EventReplyReceived, it.ClientID)
 	}
-	inserted, err := p.cfg.Store.StoreReply(ctx, it, store.Blob{KeyID: keyID, Data: sealed, Size: int64(len(in.Content))}, hooks, p.cfg.Clock())
+	inserted, err := p.cfg.Store.StoreReply(ctx, it, store.Blob{KeyID: keyID, Data: sealed, Size: int64(len(content))}, hooks, p.cfg.Clock())
 	if err != nil {
 		p.failures.Inc("store")
 		return false, err
 	}
 	if inserted {
 		p.stored.Inc(it.Kind)
-		p.cfg.Logger.Info("reply stored", "inbox_id", it.ID, "osci_message_id", in.MessageID, "kind", it.Kind,
-			"linked_message_id", it.MessageID, "bytes", len(in.Content))
+		p.cfg.Logger.Info("reply stored", "inbox_id", it.ID, "osci_message_id", it.OSCIMessageID, "kind", it.Kind,
+			"linked_message_id", it.MessageID, "bytes", len(content))
 	}
 	return inserted, nil
 }

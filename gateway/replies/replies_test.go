@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,6 +109,37 @@ func TestFetchLostAfterMarkingReceivedIsFetchedAgain(t *testing.T) {
 		}
 		if mb.Fetched("in-1") != 2 {
 			t.Fatalf("fetched %d times", mb.Fetched("in-1"))
+		}
+	})
+}
+
+func TestUnfetchableDeliveryBecomesUnreadableItem(t *testing.T) {
+	gatewaytest.EachStore(t, func(t *testing.T, s *store.Store, _ string) {
+		ctx := context.Background()
+		_, mb, p, _ := setup(t, s)
+		mb.Put(gateway.Incoming{MessageID: "bad-1", Content: []byte("x")})
+		mb.Put(gateway.Incoming{MessageID: "bad-2", Content: []byte("x")})
+		// bad-1: a permanent failure (e.g. signature does not verify); bad-2:
+		// temporary failures until the attempts are used up.
+		mb.FailFetch(gateway.Permanent("signature", errors.New("content signature does not verify")))
+		var temp []error
+		for i := 0; i < 12; i++ {
+			temp = append(temp, errors.New("connection reset"))
+		}
+		mb.FailFetch(temp...)
+		for i := 0; i < 12; i++ {
+			p.PollOnce(ctx)
+		}
+		items, _, _ := s.ListInbox(ctx, store.InboxFilter{All: true})
+		if len(items) != 2 || items[0].Kind != store.KindUnreadable || items[1].Kind != store.KindUnreadable ||
+			!strings.Contains(items[0].Problem, "signature") {
+			t.Fatalf("%+v", items)
+		}
+		if mb.Fetched("bad-1") != 1 || mb.Fetched("bad-2") != 10 {
+			t.Fatalf("fetched %d and %d times", mb.Fetched("bad-1"), mb.Fetched("bad-2"))
+		}
+		if pend, _ := s.PendingInbound(ctx, 10); len(pend) != 0 {
+			t.Fatalf("still pending: %v", pend)
 		}
 	})
 }

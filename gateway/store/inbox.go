@@ -14,7 +14,11 @@ import (
 // Inbox item kinds for replies that could not be read. Readable replies
 // carry the reply kind named by the reply parser (e.g. "statusmeldung").
 const (
+	// KindUnparseable: fetched, but not a readable XAusländer reply.
 	KindUnparseable = "unparseable"
+	// KindUnreadable: could not be fetched, decrypted or verified; the
+	// item keeps the reason, the body is empty.
+	KindUnreadable = "unreadable"
 )
 
 // InboxItem is a reply fetched from the gateway's mailbox (its body is a
@@ -102,11 +106,17 @@ func (s *Store) PendingInbound(ctx context.Context, limit int) ([]string, error)
 	return ids, nil
 }
 
-// InboundFailed counts a failed fetch of id and keeps its reason (no
-// content) for operators.
-func (s *Store) InboundFailed(ctx context.Context, id, reason string) error {
-	_, err := s.w.ExecContext(ctx, s.q(`UPDATE inbound SET attempts = attempts + 1, last_error = ? WHERE osci_message_id = ?`), truncate(reason, 500), id)
-	return err
+// InboundFailed counts a failed fetch of id, keeps its reason (no content)
+// for operators and returns the number of failed attempts so far.
+func (s *Store) InboundFailed(ctx context.Context, id, reason string) (int, error) {
+	var n int
+	err := s.tx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE inbound SET attempts = attempts + 1, last_error = ? WHERE osci_message_id = ?`), truncate(reason, 500), id); err != nil {
+			return err
+		}
+		return tx.GetContext(ctx, &n, s.q(`SELECT attempts FROM inbound WHERE osci_message_id = ?`), id)
+	})
+	return n, err
 }
 
 // NewWebhook names one webhook delivery to queue.
