@@ -66,3 +66,29 @@ func BenchmarkValidateSmall(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkLibxmlLayerAntrag is a breakdown benchmark: the libxml2 layer
+// alone (parse, XSD validation, the walk collecting codes) on the 21.7 KB
+// employment application, without the safexml.Check pass and the Go glue
+// that Bundle.Validate adds. Compare with xauslaender's
+// BenchmarkValidateAntrag and BenchmarkSafexmlCheckAntrag.
+func BenchmarkLibxmlLayerAntrag(b *testing.B) {
+	data := readTestdata(b, "antrag-erwerbstaetigkeit.xml")
+	s, err := testBundle(b).Schema(nsXA)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if out := s.x.Validate(data, true, nil, nil); out.Status != 0 {
+		b.Fatalf("%+v", out.Diags)
+	}
+	b.SetBytes(int64(len(data)))
+	start := cpuNow()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s.x.Validate(data, true, nil, nil)
+	}
+	b.StopTimer()
+	per := float64(cpuNow()-start) / float64(b.N)
+	b.ReportMetric(per, "cpu-ns/op")
+	b.ReportMetric(1e9/per, "validations/s/core")
+}

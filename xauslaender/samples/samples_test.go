@@ -105,3 +105,18 @@ func TestJSONReferenceIsCurrent(t *testing.T) {
 		t.Fatal("xauslaender/JSON.md is out of date; run go generate ./xauslaender/samples")
 	}
 }
+
+// TestSchemasBenchmarkDocumentIsCurrent keeps the copy of the employment
+// application that package schemas benchmarks with (it cannot import the
+// samples) identical to the sample.
+func TestSchemasBenchmarkDocumentIsCurrent(t *testing.T) {
+	s, _ := Lookup("antrag-erwerbstaetigkeit")
+	data, err := s.XML(testBundle(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed, err := os.ReadFile("../../schemas/testdata/antrag-erwerbstaetigkeit.xml")
+	if err != nil || !bytes.Equal(data, committed) {
+		t.Fatalf("schemas/testdata/antrag-erwerbstaetigkeit.xml is out of date (%v); regenerate with: xagw example antrag-erwerbstaetigkeit > schemas/testdata/antrag-erwerbstaetigkeit.xml", err)
+	}
+}
