@@ -164,7 +164,8 @@ func (c *Client) exchange(ctx context.Context, d *Dialog, req *request) (*Opened
 		return nil, err
 	}
 	defer resp.Body.Close()
-	o, err := Open(resp.Body, OpenOptions{
+	body := &readErrBody{r: resp.Body}
+	o, err := Open(body, OpenOptions{
 		Keys:     []*keystore.Identity{c.cfg.Cipher},
 		Policy:   c.cfg.Policy,
 		Signer:   c.cfg.IntermediarySignature,
@@ -175,16 +176,26 @@ func (c *Client) exchange(ctx context.Context, d *Dialog, req *request) (*Opened
 		o.Close()
 		return nil, o.Fault
 	}
+	// Not an OSCI fault: a status other than 200 (a proxy's 502 page, say)
+	// is reported as such, so that Retryable sees a server error rather
+	// than an unparseable body; a connection lost while reading is a
+	// TransportError, not a malformed response.
+	if resp.StatusCode != http.StatusOK || body.err != nil {
+		if o != nil {
+			o.Close()
+		}
+		c.log.WarnContext(ctx, "osci exchange failed", append(attrs, "status", resp.StatusCode, "error", err)...)
+		if resp.StatusCode != http.StatusOK {
+			return nil, &HTTPError{Status: resp.StatusCode}
+		}
+		return nil, &TransportError{Err: body.err}
+	}
 	if err != nil {
 		if o != nil {
 			o.Close()
 		}
 		c.log.WarnContext(ctx, "osci response rejected", append(attrs, "error", err)...)
 		return nil, fmt.Errorf("osci: response to %s: %w", m.Type, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		o.Close()
-		return nil, &HTTPError{Status: resp.StatusCode}
 	}
 	if err := c.checkResponse(d, m, out, o); err != nil {
 		o.Close()
@@ -280,6 +291,21 @@ func postOSCI(ctx context.Context, hc *http.Client, url string, out *Outgoing) (
 		return nil, &TransportError{Err: err}
 	}
 	return resp, nil
+}
+
+// readErrBody remembers the first read error of a response body other than
+// io.EOF.
+type readErrBody struct {
+	r   io.Reader
+	err error
+}
+
+func (b *readErrBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	return n, err
 }
 
 // TransportError is a network failure (connection refused, timeout, reset).

@@ -50,7 +50,11 @@ type ParseError struct {
 
 func (e *ParseError) Error() string {
 	s := "osci: invalid envelope"
-	if e.Path != "" {
+	switch e.Path {
+	case "":
+	case "MIME":
+		s = "osci: invalid MIME message"
+	default:
 		s += " at " + e.Path
 	}
 	s += ": " + e.Reason

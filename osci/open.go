@@ -294,14 +294,14 @@ func (o *Opened) newSpool(opts OpenOptions) *wire.Spool {
 func (o *Opened) read(r io.Reader, opts OpenOptions, depth int) error {
 	mr, err := wire.NewReader(r, opts.Limits)
 	if err != nil {
-		return err
+		return mimeErr("reading the MIME header", err)
 	}
 	root, err := mr.NextPart()
 	if err != nil {
-		return fmt.Errorf("osci: reading the SOAP part: %w", err)
+		return mimeErr("reading the SOAP part", err)
 	}
 	if id := root.ContentID(); id != "" && id != RootContentID {
-		return fmt.Errorf("osci: first part has Content-ID <%s>, want <%s>", id, RootContentID)
+		return mimeErr(fmt.Sprintf("first part has Content-ID <%s>, want <%s>", id, RootContentID), nil)
 	}
 	limit := opts.MaxEnvelope
 	if limit <= 0 {
@@ -309,7 +309,7 @@ func (o *Opened) read(r io.Reader, opts OpenOptions, depth int) error {
 	}
 	xmlData, err := safexml.ReadAll(root, safexml.Limits{MaxBytes: limit})
 	if err != nil {
-		return fmt.Errorf("osci: reading the SOAP part: %w", err)
+		return mimeErr("reading the SOAP part", err)
 	}
 	// The outer root part of a transport envelope is followed by a CRLF the
 	// reference writes after the XML; it is not part of the document.
@@ -336,33 +336,39 @@ func (o *Opened) read(r io.Reader, opts OpenOptions, depth int) error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("osci: reading attachments: %w", err)
+			return mimeErr("reading attachments", err)
 		}
 		cid := p.ContentID()
 		if cid == "" {
-			return fmt.Errorf("osci: attachment part %d has no Content-ID", p.Index)
+			return mimeErr(fmt.Sprintf("attachment part %d has no Content-ID", p.Index), nil)
 		}
 		if seen[cid] {
-			return fmt.Errorf("osci: two attachments with Content-ID <%s>", cid)
+			return mimeErr(fmt.Sprintf("two attachments with Content-ID <%s>", cid), nil)
 		}
 		seen[cid] = true
 		if !wire.IsIdentityEncoding(p.TransferEncoding()) {
-			return fmt.Errorf("osci: attachment <%s> uses transfer encoding %q; OSCI sends raw bytes", cid, p.TransferEncoding())
+			return mimeErr(fmt.Sprintf("attachment <%s> uses transfer encoding %q; OSCI sends raw bytes", cid, p.TransferEncoding()), nil)
 		}
 		sp := o.newSpool(opts)
 		h := sha256.New()
 		n, err := io.Copy(io.MultiWriter(sp, h), p)
 		if err != nil {
-			return fmt.Errorf("osci: reading attachment <%s>: %w", cid, err)
+			return mimeErr(fmt.Sprintf("reading attachment <%s>", cid), err)
 		}
 		if d := p.DeclaredLength(); d >= 0 && d != n {
-			return fmt.Errorf("osci: attachment <%s> declares Content-Length %d but has %d bytes", cid, d, n)
+			return mimeErr(fmt.Sprintf("attachment <%s> declares Content-Length %d but has %d bytes", cid, d, n), nil)
 		}
 		a := &OpenedAttachment{ContentID: cid, WireSize: n, WireSHA256: h.Sum(nil), raw: sp, Size: n}
 		a.SHA256 = a.WireSHA256
 		o.Attachments = append(o.Attachments, a)
 	}
 	return nil
+}
+
+// mimeErr reports a message whose MIME structure is unusable: a 9100
+// like an invalid envelope.
+func mimeErr(reason string, err error) error {
+	return &ParseError{Path: "MIME", Reason: reason, Err: err}
 }
 
 func (o *Opened) attachment(cid string) *OpenedAttachment {
