@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -465,5 +466,15 @@ func TestSchemaCompiledOnce(t *testing.T) {
 		if s == nil || s != got[0] {
 			t.Fatal("schema compiled more than once or not at all")
 		}
+	}
+}
+
+func TestProblemsStayOutOfLogs(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	p := Problem{Kind: KindSchema, Severity: SeverityError, Path: "/a/familienname", Line: 3, Message: "Element 'familienname': 'Mustermann' is not accepted"}
+	log.Info("invalid", "problem", p)
+	if strings.Contains(buf.String(), "Mustermann") || !strings.Contains(buf.String(), "problem.path=/a/familienname") {
+		t.Fatalf("%s", buf.String())
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -50,6 +51,15 @@ type Problem struct {
 	Message string `json:"message"`
 }
 
+// LogValue keeps problems out of logs in full: messages may quote document
+// values (names, numbers), so a logged problem shows only kind, severity,
+// path and line. Send the whole problem to the document's sender instead.
+func (p Problem) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("kind", p.Kind), slog.String("severity", p.Severity),
+		slog.String("path", p.Path), slog.Int("line", p.Line))
+}
+
+// String formats the problem for people: "line 12: /a/b: message".
 func (p Problem) String() string {
 	var b strings.Builder
 	if p.Line > 0 {

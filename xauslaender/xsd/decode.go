@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"reflect"
 	"strconv"
 	"strings"
@@ -38,6 +39,12 @@ func (e *ParseError) Error() string {
 }
 
 func (e *ParseError) Unwrap() error { return e.Err }
+
+// LogValue keeps document values out of logs: Msg may quote them, so a
+// logged ParseError shows only path and line.
+func (e *ParseError) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("path", e.Path), slog.Int("line", e.Line))
+}
 
 // xsiNS is the XML Schema instance namespace.
 const xsiNS = "http://www.w3.org/2001/XMLSchema-instance"
