@@ -1,7 +1,6 @@
 package xauslaender
 
 import (
-	"github.com/xagw/xagw/internal/safexml"
 	"github.com/xagw/xagw/schemas"
 	"github.com/xagw/xagw/xauslaender/xsd"
 )
@@ -41,9 +40,6 @@ func (v *Validator) ValidateMessage(m xsd.Message) (*schemas.Result, []byte, err
 // type: the code-list table and the base64 elements. For a root that is not
 // a typed message only codes carrying a listURI are checked.
 func options(data []byte) schemas.ValidateOptions {
-	if max := Limits.MaxBytes; int64(len(data)) > max && max > 0 || len(data) > safexml.DefaultMaxBytes {
-		return schemas.ValidateOptions{} // the bundle reports the size; do not scan it here
-	}
 	ns, local, err := schemas.RootName(data)
 	if err != nil {
 		return schemas.ValidateOptions{}
