@@ -193,7 +193,7 @@ func osciDeps(deps *daemon.Deps, cfg *config.Config, bundle *schemas.Bundle, get
 	if err != nil {
 		return err
 	}
-	dir, err := dvdvfile.Load(cfg.Transport.DirectoryFile, dvdvfile.Options{WatchInterval: time.Minute, Logger: log.With("part", "dvdv")})
+	dir, err := directory(cfg, getenv, log)
 	if err != nil {
 		return err
 	}
@@ -232,6 +232,46 @@ func osciDeps(deps *daemon.Deps, cfg *config.Config, bundle *schemas.Bundle, get
 	}
 	deps.Mailbox = &oscitransport.Mailbox{Client: home}
 	return nil
+}
+
+// directory opens the configured DVDV: a directory file, or the DVDV2 REST
+// client (failover, cache and token handling are the dvdv package's).
+func directory(cfg *config.Config, getenv func(string) string, log *slog.Logger) (dvdv.Directory, error) {
+	if cfg.Transport.DirectoryFile != "" {
+		return dvdvfile.Load(cfg.Transport.DirectoryFile, dvdvfile.Options{WatchInterval: time.Minute, Logger: log.With("part", "dvdv")})
+	}
+	d := cfg.DVDV
+	dc := dvdv.Config{Servers: d.Servers, EntryPath: d.EntryPath, AllowInsecureHTTP: d.AllowInsecureHTTP, Logger: log.With("part", "dvdv")}
+	if d.ClientCert != "" {
+		var pin string
+		switch {
+		case d.PINFile != "":
+			b, err := keystore.PINFromFile(d.PINFile)
+			if err != nil {
+				return nil, fmt.Errorf("dvdv.pin_file: %w", err)
+			}
+			pin = string(b)
+		case d.PINEnv != "":
+			b, err := keystore.PINFromEnv(d.PINEnv, getenv)
+			if err != nil {
+				return nil, fmt.Errorf("dvdv.pin_env: %w", err)
+			}
+			pin = string(b)
+		}
+		auth, err := dvdv.LoadStandaloneAuth(d.ClientCert, d.ClientKey, pin)
+		if err != nil {
+			return nil, err
+		}
+		dc.Auth = auth
+	}
+	if len(d.TrustRoots) > 0 {
+		roots, err := keystore.CertPoolFromFiles(d.TrustRoots...)
+		if err != nil {
+			return nil, fmt.Errorf("dvdv.trust_roots: %w", err)
+		}
+		dc.Roots = roots
+	}
+	return dvdv.NewClient(dc)
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/xagw/xagw/dvdv"
 	"github.com/xagw/xagw/dvdv/dvdvfile"
+	"github.com/xagw/xagw/dvdv/dvdvtest"
 	"github.com/xagw/xagw/internal/sharedpath"
 	"github.com/xagw/xagw/osci/intermediary"
 	"github.com/xagw/xagw/osci/keystore"
@@ -304,6 +305,12 @@ tenants:
 // mailbox at a real test intermediary (the interop pack's keys in
 // ../shared/osci).
 func TestServeOSCIMode(t *testing.T) {
+	for _, dirMode := range []string{"file", "rest"} {
+		t.Run(dirMode, func(t *testing.T) { serveOSCIMode(t, dirMode) })
+	}
+}
+
+func serveOSCIMode(t *testing.T, dirMode string) {
 	certs := filepath.Join(sharedpath.MustFind("osci"), "certs")
 	pin, err := os.ReadFile(filepath.Join(certs, "PIN.txt"))
 	if err != nil {
@@ -337,12 +344,24 @@ func TestServeOSCIMode(t *testing.T) {
 	if err := f.WriteFile(filepath.Join(dir, "dvdv.yaml")); err != nil {
 		t.Fatal(err)
 	}
+	directory := "transport: {mode: osci, directory_file: dvdv.yaml}"
+	if dirMode == "rest" {
+		// The same directory served by the fake DVDV2 server (intern
+		// entry path, no client credential).
+		backend, err := dvdvfile.Load(filepath.Join(dir, "dvdv.yaml"), dvdvfile.Options{Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fake := dvdvtest.NewServer(backend, dvdvtest.Options{})
+		defer fake.Close()
+		directory = fmt.Sprintf("transport: {mode: osci}\ndvdv: {servers: [%q]}", fake.URL)
+	}
 	addr := freePort(t)
 	cfg := fmt.Sprintf(`data_dir: data
 http: {listen: %q}
 encryption: {generate: true}
 delivery: {poll: 50ms}
-transport: {mode: osci, directory_file: dvdv.yaml}
+%s
 osci:
   signer_p12: %s/alice_signature_4096.p12
   cipher_p12: %s/carol_cipher_4096.p12
@@ -352,7 +371,7 @@ osci:
   home_cipher_cert: %s/pem/osci_manager_cipher_4096.cert.pem
   home_signature_cert: %s/pem/osci_manager_signature_4096.cert.pem
 clients: [{id: forms, token_env: FORMS_TOKEN}]
-`, addr, certs, certs, certs, isrv.URL, certs, certs)
+`, addr, directory, certs, certs, certs, isrv.URL, certs, certs)
 	p := filepath.Join(dir, "xagw.yaml")
 	os.WriteFile(p, []byte(cfg), 0o600)
 	env := map[string]string{"FORMS_TOKEN": "forms-token-0123456789", "TEST_OSCI_PIN": string(bytes.TrimSpace(pin))}

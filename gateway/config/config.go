@@ -68,6 +68,9 @@ type Config struct {
 	// OSCI holds the gateway's OSCI identities and its own mailbox
 	// (transport.mode osci).
 	OSCI OSCI `yaml:"osci"`
+	// DVDV configures the DVDV2 REST directory (alternative to
+	// transport.directory_file).
+	DVDV DVDV `yaml:"dvdv"`
 	// Sender is the online service's identity, which fills the
 	// Nachrichtenkopf of applications posted as JSON.
 	Sender   Sender    `yaml:"sender"`
@@ -205,6 +208,22 @@ type OSCI struct {
 	HTTPTimeout Duration `yaml:"http_timeout"`
 }
 
+// DVDV configures the DVDV2 REST client: servers in order of preference
+// (failover and caching are the dvdv package's), and the standalone
+// authentication credential (PKCS#12 or PEM; without it the intern entry
+// path of a data-centre connection is used).
+type DVDV struct {
+	Servers    []string `yaml:"servers"`
+	ClientCert string   `yaml:"client_cert"`
+	ClientKey  string   `yaml:"client_key"`
+	PINFile    string   `yaml:"pin_file"`
+	PINEnv     string   `yaml:"pin_env"`
+	EntryPath  string   `yaml:"entry_path"`
+	// TrustRoots, when given, must anchor every certificate of a route.
+	TrustRoots        []string `yaml:"trust_roots"`
+	AllowInsecureHTTP bool     `yaml:"allow_insecure_http"`
+}
+
 // Sender identifies the online service (Eingabeverfahren) in the frame of
 // messages the gateway builds from JSON. Without it JSON applications are
 // refused (XML messages carry their own frame).
@@ -331,6 +350,12 @@ func (c *Config) resolvePaths(base string) {
 	}
 	for i := range c.OSCI.TrustRoots {
 		abs(&c.OSCI.TrustRoots[i])
+	}
+	abs(&c.DVDV.ClientCert)
+	abs(&c.DVDV.ClientKey)
+	abs(&c.DVDV.PINFile)
+	for i := range c.DVDV.TrustRoots {
+		abs(&c.DVDV.TrustRoots[i])
 	}
 	for i := range c.Clients {
 		abs(&c.Clients[i].TokenFile)
@@ -464,8 +489,11 @@ func (c *Config) validate(getenv func(string) string) error {
 
 	if c.Transport.Mode == ModeOSCI {
 		o := c.OSCI
-		if c.Transport.DirectoryFile == "" {
-			bad("transport.directory_file is required for transport.mode osci (a DVDV directory file; the DVDV REST client is not wired into serve yet)")
+		if (c.Transport.DirectoryFile == "") == (len(c.DVDV.Servers) == 0) {
+			bad("transport.mode osci needs exactly one directory: transport.directory_file (a DVDV file) or dvdv.servers (DVDV2 REST)")
+		}
+		if c.DVDV.ClientCert != "" && strings.HasSuffix(strings.ToLower(c.DVDV.ClientCert), ".p12") && (c.DVDV.PINFile == "") == (c.DVDV.PINEnv == "") {
+			bad("dvdv: a PKCS#12 client_cert needs exactly one of pin_file and pin_env")
 		}
 		for _, id := range []struct{ name, p12, cert, key string }{{"signer", o.SignerP12, o.SignerCert, o.SignerKey}, {"cipher", o.CipherP12, o.CipherCert, o.CipherKey}} {
 			if (id.p12 == "") == (id.cert == "" || id.key == "") {
