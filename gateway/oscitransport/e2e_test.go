@@ -212,7 +212,7 @@ http: {listen: "127.0.0.1:0"}
 encryption: {generate: true}
 delivery: {workers: 2, lease: 2m, call_timeout: 20s, poll: 20ms, retry: {initial: 50ms, max: 200ms}}
 replies: {interval: 100ms}
-transport: {mode: osci}
+transport: {mode: embedded}
 clients: [{id: forms, token_env: E2E_TOKEN}]
 tenants: [{abh: "000100", name: STV Aalen, postal_codes: ["73430"]}]
 webhooks: [{id: forms, url: %q, secret_env: E2E_HOOK, events: [reply.received]}]
@@ -220,6 +220,8 @@ webhooks: [{id: forms, url: %q, secret_env: E2E_HOOK, events: [reply.received]}]
 			getenv := func(k string) string {
 				return map[string]string{"E2E_TOKEN": token, "E2E_HOOK": hookSecret}[k]
 			}
+			// The daemon takes its transport from Deps (built here as xagw
+			// serve builds them); the mode only has to enable delivery.
 			cfg, err := config.Parse([]byte(cfgText), "", getenv)
 			if err != nil {
 				t.Fatal(err)
