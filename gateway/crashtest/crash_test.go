@@ -445,7 +445,7 @@ func TestCrashRecovery(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	kills := 0
 	var logs []string
-	for round := 0; round < 6; round++ {
+	for round := 0; round < 5; round++ {
 		g := w.startGateway(cfg, addr)
 		waitFor(t, "the gateway", 60*time.Second, g.out.String, func() bool { return w.ready(g) })
 		time.Sleep(time.Duration(200+rng.IntN(1200)) * time.Millisecond)
@@ -506,7 +506,7 @@ func TestTwoInstancesOnPostgres(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	const n = 200
+	const n = 100
 	var aliveMu sync.Mutex
 	alive := []string{addrA, addrB}
 	addrs := func() []string {
