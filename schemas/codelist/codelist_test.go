@@ -5,18 +5,26 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/xagw/xagw/internal/sharedpath"
 )
 
+var (
+	regOnce sync.Once
+	reg     *Registry
+	regErr  error
+)
+
+// bundleRegistry loads the real bundle's lists once per test binary.
 func bundleRegistry(t testing.TB) *Registry {
 	t.Helper()
-	r, err := LoadDir(sharedpath.MustFind("xrepository"))
-	if err != nil {
-		t.Fatal(err)
+	regOnce.Do(func() { reg, regErr = LoadDir(sharedpath.MustFind("xrepository")) })
+	if regErr != nil {
+		t.Fatal(regErr)
 	}
-	return r
+	return reg
 }
 
 func TestLoadBundleLists(t *testing.T) {
