@@ -1,0 +1,393 @@
+package safexml
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"unicode/utf8"
+)
+
+// scanner checks a document in one pass without building tokens. Character
+// data, the bulk of real messages (base64 documents), is skipped with
+// bytes.IndexByte; only markup is looked at byte by byte. It establishes
+// everything Check promises: limits, no DTD, one root element, balanced and
+// matching tags, attribute syntax without duplicates, valid references,
+// UTF-8 text of XML characters.
+type scanner struct {
+	data     []byte
+	pos      int
+	maxDepth int
+	stack    [][]byte // open element names (slices of data, no copies)
+}
+
+func (s *scanner) fail(kind error, at int, format string, args ...any) *Error {
+	return &Error{Kind: kind, Line: 1 + bytes.Count(s.data[:min(at, len(s.data))], []byte{'\n'}), Detail: fmt.Sprintf(format, args...)}
+}
+
+func (s *scanner) run() error {
+	d := s.data
+	if err := s.checkChars(); err != nil {
+		return err
+	}
+	s.pos = 0
+	if bytes.HasPrefix(d, []byte("\xef\xbb\xbf")) {
+		s.pos = 3
+	}
+	if err := s.xmlDecl(); err != nil {
+		return err
+	}
+	roots := 0
+	for s.pos < len(d) {
+		lt := bytes.IndexByte(d[s.pos:], '<')
+		end := len(d)
+		if lt >= 0 {
+			end = s.pos + lt
+		}
+		if err := s.text(s.pos, end); err != nil {
+			return err
+		}
+		if lt < 0 {
+			break
+		}
+		s.pos = end
+		rest := d[s.pos:]
+		var err error
+		switch {
+		case bytes.HasPrefix(rest, []byte("<!--")):
+			err = s.skipTo(s.pos+4, "-->", "comment")
+		case bytes.HasPrefix(rest, []byte("<![CDATA[")):
+			if len(s.stack) == 0 {
+				return s.fail(ErrSyntax, s.pos, "CDATA section outside the root element")
+			}
+			err = s.skipTo(s.pos+9, "]]>", "CDATA section")
+		case bytes.HasPrefix(rest, []byte("<?")):
+			err = s.procInst()
+		case bytes.HasPrefix(rest, []byte("<!")):
+			return s.fail(ErrDTD, s.pos, "%s", firstWords(string(rest[2:min(len(rest), 60)])))
+		case bytes.HasPrefix(rest, []byte("</")):
+			err = s.endTag()
+		default:
+			if len(s.stack) == 0 {
+				roots++
+				if roots > 1 {
+					return s.fail(ErrSyntax, s.pos, "more than one root element")
+				}
+			}
+			err = s.startTag()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if roots == 0 {
+		return &Error{Kind: ErrEmpty}
+	}
+	if n := len(s.stack); n > 0 {
+		return s.fail(ErrSyntax, len(d), "unexpected end of document: <%s> is not closed", s.stack[n-1])
+	}
+	return nil
+}
+
+// checkChars requires UTF-8 made of XML 1.0 characters. ASCII is checked with
+// a tight loop; multi-byte sequences are decoded only where they occur.
+func (s *scanner) checkChars() error {
+	d := s.data
+	for i := 0; i < len(d); {
+		// Eight ASCII bytes of at least 0x20 at a time: the common case for
+		// base64 and text. A word with a control, tab, newline or non-ASCII
+		// byte falls through to the exact byte-wise check below.
+		if i+8 <= len(d) {
+			w := binary.LittleEndian.Uint64(d[i:])
+			const high, low = 0x8080808080808080, 0x2020202020202020
+			if w&high == 0 && (w-low)&^w&high == 0 {
+				i += 8
+				continue
+			}
+		}
+		c := d[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+				return s.fail(ErrSyntax, i, "control character 0x%02x is not allowed in XML", c)
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(d[i:])
+		if r == utf8.RuneError && n == 1 {
+			return s.fail(ErrSyntax, i, "invalid UTF-8 at byte offset %d (documents must be UTF-8)", i)
+		}
+		if r == 0xFFFE || r == 0xFFFF {
+			return s.fail(ErrSyntax, i, "character U+%04X is not allowed in XML", r)
+		}
+		i += n
+	}
+	return nil
+}
+
+// xmlDecl accepts an XML declaration at the start; a declared encoding other
+// than UTF-8 is refused because the bytes are read as UTF-8.
+func (s *scanner) xmlDecl() error {
+	rest := s.data[s.pos:]
+	if !bytes.HasPrefix(rest, []byte("<?xml")) || len(rest) < 6 || !isSpace(rest[5]) {
+		return nil
+	}
+	end := bytes.Index(rest, []byte("?>"))
+	if end < 0 {
+		return s.fail(ErrSyntax, s.pos, "XML declaration is not closed")
+	}
+	decl := rest[5:end]
+	if i := bytes.Index(decl, []byte("encoding")); i >= 0 {
+		v := decl[i+len("encoding"):]
+		v = bytes.TrimLeft(v, " \t\r\n")
+		if len(v) > 0 && v[0] == '=' {
+			v = bytes.TrimLeft(v[1:], " \t\r\n")
+			if len(v) > 1 && (v[0] == '"' || v[0] == '\'') {
+				if q := bytes.IndexByte(v[1:], v[0]); q >= 0 {
+					enc := string(v[1 : 1+q])
+					if !equalFoldASCII(enc, "UTF-8") && !equalFoldASCII(enc, "UTF8") {
+						return s.fail(ErrSyntax, s.pos, "encoding %q is not supported: send UTF-8", enc)
+					}
+				}
+			}
+		}
+	}
+	s.pos += end + 2
+	return nil
+}
+
+// text checks character data between markup: outside the root only
+// whitespace, inside valid references and no "]]>".
+func (s *scanner) text(from, to int) error {
+	seg := s.data[from:to]
+	if len(s.stack) == 0 {
+		for i, c := range seg {
+			if !isSpace(c) {
+				return s.fail(ErrSyntax, from+i, "text outside the root element")
+			}
+		}
+		return nil
+	}
+	if i := bytes.Index(seg, []byte("]]>")); i >= 0 {
+		return s.fail(ErrSyntax, from+i, `"]]>" is not allowed in text`)
+	}
+	return s.references(seg, from)
+}
+
+// references validates every '&' in seg: one of the five predefined entities
+// or a character reference to an XML character. Without a DTD nothing else
+// can be defined.
+func (s *scanner) references(seg []byte, base int) error {
+	for off := 0; ; {
+		i := bytes.IndexByte(seg[off:], '&')
+		if i < 0 {
+			return nil
+		}
+		at := off + i
+		semi := bytes.IndexByte(seg[at:min(len(seg), at+12)], ';')
+		if semi < 0 {
+			return s.fail(ErrSyntax, base+at, "'&' must start an entity or character reference (escape it as &amp;)")
+		}
+		ref := seg[at+1 : at+semi]
+		if !validReference(ref) {
+			return s.fail(ErrSyntax, base+at, "undefined or invalid reference &%s;", ref)
+		}
+		off = at + semi + 1
+	}
+}
+
+func validReference(ref []byte) bool {
+	switch string(ref) {
+	case "lt", "gt", "amp", "apos", "quot":
+		return true
+	}
+	if len(ref) < 2 || ref[0] != '#' {
+		return false
+	}
+	var v int64
+	digits := ref[1:]
+	base := int64(10)
+	if digits[0] == 'x' {
+		base, digits = 16, digits[1:]
+	}
+	if len(digits) == 0 || len(digits) > 8 {
+		return false
+	}
+	for _, c := range digits {
+		var d int64
+		switch {
+		case c >= '0' && c <= '9':
+			d = int64(c - '0')
+		case base == 16 && c >= 'a' && c <= 'f':
+			d = int64(c-'a') + 10
+		case base == 16 && c >= 'A' && c <= 'F':
+			d = int64(c-'A') + 10
+		default:
+			return false
+		}
+		v = v*base + d
+	}
+	return v == 0x9 || v == 0xA || v == 0xD || (v >= 0x20 && v <= 0xD7FF) ||
+		(v >= 0xE000 && v <= 0xFFFD) || (v >= 0x10000 && v <= 0x10FFFF)
+}
+
+func (s *scanner) skipTo(from int, end, what string) error {
+	i := bytes.Index(s.data[from:], []byte(end))
+	if i < 0 {
+		return s.fail(ErrSyntax, s.pos, "%s is not closed", what)
+	}
+	s.pos = from + i + len(end)
+	return nil
+}
+
+func (s *scanner) procInst() error {
+	start := s.pos
+	name, next := s.name(s.pos + 2)
+	if len(name) == 0 {
+		return s.fail(ErrSyntax, start, "processing instruction without a target")
+	}
+	if equalFoldASCII(string(name), "xml") {
+		return s.fail(ErrSyntax, start, "XML declaration is only allowed at the very start")
+	}
+	if err := s.skipTo(next, "?>", "processing instruction"); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (s *scanner) endTag() error {
+	start := s.pos
+	name, i := s.name(s.pos + 2)
+	if len(name) == 0 {
+		return s.fail(ErrSyntax, start, "end tag without a name")
+	}
+	i = s.skipSpace(i)
+	if i >= len(s.data) || s.data[i] != '>' {
+		return s.fail(ErrSyntax, start, "end tag </%s> is not closed with '>'", name)
+	}
+	n := len(s.stack)
+	if n == 0 {
+		return s.fail(ErrSyntax, start, "end tag </%s> without a start tag", name)
+	}
+	if !bytes.Equal(s.stack[n-1], name) {
+		return s.fail(ErrSyntax, start, "element <%s> is closed by </%s>", s.stack[n-1], name)
+	}
+	s.stack = s.stack[:n-1]
+	s.pos = i + 1
+	return nil
+}
+
+func (s *scanner) startTag() error {
+	d := s.data
+	start := s.pos
+	name, i := s.name(s.pos + 1)
+	if len(name) == 0 {
+		return s.fail(ErrSyntax, start, "'<' must start markup (escape it as &lt;)")
+	}
+	if len(s.stack)+1 > s.maxDepth {
+		return s.fail(ErrTooDeep, start, "limit %d", s.maxDepth)
+	}
+	var attrs [][]byte
+	for {
+		j := s.skipSpace(i)
+		if j >= len(d) {
+			return s.fail(ErrSyntax, start, "start tag <%s> is not closed", name)
+		}
+		switch {
+		case d[j] == '>':
+			s.stack = append(s.stack, name)
+			s.pos = j + 1
+			return nil
+		case d[j] == '/' && j+1 < len(d) && d[j+1] == '>':
+			s.pos = j + 2
+			return nil
+		}
+		if j == i {
+			return s.fail(ErrSyntax, j, "expected whitespace before an attribute in <%s>", name)
+		}
+		attr, k := s.name(j)
+		if len(attr) == 0 {
+			return s.fail(ErrSyntax, j, "unexpected %q in start tag <%s>", d[j], name)
+		}
+		for _, a := range attrs {
+			if bytes.Equal(a, attr) {
+				return s.fail(ErrSyntax, j, "attribute %q appears twice on <%s>", attr, name)
+			}
+		}
+		attrs = append(attrs, attr)
+		k = s.skipSpace(k)
+		if k >= len(d) || d[k] != '=' {
+			return s.fail(ErrSyntax, j, "attribute %s in <%s> has no value", attr, name)
+		}
+		k = s.skipSpace(k + 1)
+		if k >= len(d) || (d[k] != '"' && d[k] != '\'') {
+			return s.fail(ErrSyntax, j, "value of attribute %s in <%s> must be quoted", attr, name)
+		}
+		q := bytes.IndexByte(d[k+1:], d[k])
+		if q < 0 {
+			return s.fail(ErrSyntax, j, "value of attribute %s in <%s> is not closed", attr, name)
+		}
+		val := d[k+1 : k+1+q]
+		if lt := bytes.IndexByte(val, '<'); lt >= 0 {
+			return s.fail(ErrSyntax, k+1+lt, "'<' is not allowed in the value of attribute %s", attr)
+		}
+		if err := s.references(val, k+1); err != nil {
+			return err
+		}
+		i = k + 1 + q + 1
+	}
+}
+
+// name reads an XML name starting at i and returns it with the index after
+// it. Names are checked loosely (first character not a digit, '-' or '.');
+// the parser that follows applies the full production.
+func (s *scanner) name(i int) ([]byte, int) {
+	d := s.data
+	j := i
+	for j < len(d) && !endsName[d[j]] {
+		j++
+	}
+	if j == i {
+		return nil, i
+	}
+	if c := d[i]; (c >= '0' && c <= '9') || c == '-' || c == '.' {
+		return nil, i
+	}
+	return d[i:j], j
+}
+
+func (s *scanner) skipSpace(i int) int {
+	for i < len(s.data) && isSpace(s.data[i]) {
+		i++
+	}
+	return i
+}
+
+// endsName marks the bytes that cannot be part of a name (a table because
+// names are the most frequent markup).
+var endsName = func() (t [256]bool) {
+	for _, c := range []byte(" \t\r\n>/=<\"'?&") {
+		t[c] = true
+	}
+	return t
+}()
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'a' <= x && x <= 'z' {
+			x -= 'a' - 'A'
+		}
+		if 'a' <= y && y <= 'z' {
+			y -= 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
