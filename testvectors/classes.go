@@ -40,9 +40,12 @@ const (
 	// ClassOSCIWrapping: duplicate Id attributes or a reference resolving
 	// to something other than the signed element (signature wrapping).
 	ClassOSCIWrapping = "osci.wrapping"
-	// ClassOSCICertExpired: a certificate was not valid at the time
-	// (expired or not yet valid) at the vector's reference time.
+	// ClassOSCICertExpired: a signer certificate had expired at the
+	// reference time.
 	ClassOSCICertExpired = "osci.certificate-expired"
+	// ClassOSCICertNotYetValid: a signer certificate was not yet valid at
+	// the reference time.
+	ClassOSCICertNotYetValid = "osci.certificate-not-yet-valid"
 	// ClassOSCICertRevoked: a certificate is on its CA's revocation list.
 	ClassOSCICertRevoked = "osci.certificate-revoked"
 	// ClassOSCIAlgorithm: a forbidden algorithm (SHA-1 signature or
@@ -64,7 +67,7 @@ const (
 var ClassPrecedence = []string{
 	ClassInternal,
 	ClassXML, ClassNamespace, ClassVersion, ClassHeader, ClassCodeList, ClassSchema,
-	ClassOSCIWrongKey, ClassOSCIAlgorithm, ClassOSCICertRevoked, ClassOSCICertExpired,
+	ClassOSCIWrongKey, ClassOSCIAlgorithm, ClassOSCICertRevoked, ClassOSCICertExpired, ClassOSCICertNotYetValid,
 	ClassOSCIWrapping, ClassOSCIIVLength, ClassOSCIDecrypt, ClassOSCIDigest, ClassOSCISignature,
 	ClassOSCIMessage,
 }

@@ -141,6 +141,11 @@ type VendorExpect struct {
 	Reply string `json:"reply"`
 	// ReplyTypes, when set, lists the acceptable reply type codes.
 	ReplyTypes []string `json:"replyTypes,omitempty"`
+	// Delivery names the storeDelivery shape the runner re-creates for the
+	// vendor's key: a delivery variant ("store-attachments") or a content
+	// defect ("defect:tampered-cipher-text"). Empty for XAusländer vectors,
+	// which travel as a signed, encrypted container.
+	Delivery string `json:"delivery,omitempty"`
 }
 
 // Vendor reply expectations.
@@ -151,7 +156,7 @@ const (
 )
 
 var (
-	idRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9.\-_]*$`)
+	idRE   = regexp.MustCompile(`^[a-z0-9][A-Za-z0-9.\-_]*$`)
 	hashRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 

@@ -12,8 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/beevik/etree"
 	"github.com/xagw/xagw/osci/keystore"
 	"github.com/xagw/xagw/osci/testpki"
+	"github.com/xagw/xagw/osci/xmldsig"
 	"github.com/xagw/xagw/schemas"
 	"github.com/xagw/xagw/testvectors/report"
 	"github.com/xagw/xagw/xauslaender"
@@ -249,6 +251,23 @@ func TestChangedInputWithMatchingManifestFailsItsVector(t *testing.T) {
 		"xa.invalid.codelist.unknown-code": func(b []byte) []byte {
 			return bytes.Replace(b, []byte("<code>99</code>"), []byte("<code>01</code>"), 1)
 		},
+		// A valid OSCI message in place of another one: it opens cleanly,
+		// but message id, content and readers differ from the expectation.
+		"osci.valid.store-readers.responseToFetchDelivery": func([]byte) []byte {
+			b, err := os.ReadFile(filepath.Join(dir, "osci/valid/store-signed-encrypted.responseToFetchDelivery.mime"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		},
+		// A negative OSCI vector replaced by a correct message.
+		"osci.invalid.decrypt.truncated-gcm-tag": func([]byte) []byte {
+			b, err := os.ReadFile(filepath.Join(dir, "osci/valid/store-signed-encrypted.responseToFetchDelivery.mime"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		},
 		// The list version corrected: the document is valid again.
 		"xa.invalid.codelist.wrong-list-version": func(b []byte) []byte {
 			return bytes.Replace(b, []byte(`ozg.antragsgrund" listVersionID="3"`), []byte(`ozg.antragsgrund" listVersionID="4"`), 1)
@@ -270,7 +289,10 @@ func TestChangedInputWithMatchingManifestFailsItsVector(t *testing.T) {
 			t.Fatalf("%s: change did not apply", id)
 		}
 		h := HashBytes(in.Path, changed)
-		env := &verifyEnv{dir: dir, manifest: m, xa: NewXAChecker(testBundle(t))}
+		env, err := newVerifyEnv(dir, m, testBundle(t))
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(p, changed, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -442,3 +464,117 @@ func TestKitCertificatesLiveLongEnough(t *testing.T) {
 }
 
 func isKind(err, kind error) bool { return errors.Is(err, kind) }
+
+// Every OSCI message type (orders and responses) has a valid vector, and
+// every storeDelivery variant the issue names is there.
+func TestEveryOSCIScenarioHasAVector(t *testing.T) {
+	m, err := LoadManifest(kitDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	ids := map[string]bool{}
+	for _, v := range m.Vectors {
+		if v.Kind == KindOSCI && v.Expect.Outcome == OutcomeAccept {
+			have[v.Expect.MessageType] = true
+			ids[v.ID] = true
+		}
+	}
+	for _, typ := range []string{"initDialog", "exitDialog", "getMessageId", "storeDelivery", "fetchDelivery", "fetchProcessCard",
+		"forwardDelivery", "acceptDelivery", "mediateDelivery", "processDelivery", "partialStoreDelivery", "partialFetchDelivery"} {
+		resp := "responseTo" + strings.ToUpper(typ[:1]) + typ[1:]
+		for _, x := range []string{typ, resp} {
+			if !have[x] {
+				t.Errorf("no valid OSCI vector of type %s", x)
+			}
+		}
+	}
+	for _, v := range []string{"store-inline", "store-attachments", "store-containers", "store-readers", "store-signed-encrypted",
+		"store-ecdsa-p256", "store-rsa2048"} {
+		if !ids["osci.valid."+v+".storeDelivery"] || !ids["osci.valid."+v+".responseToFetchDelivery"] {
+			t.Errorf("variant %s lacks its storeDelivery or the ABH's responseToFetchDelivery", v)
+		}
+	}
+}
+
+// The OSCI negative vectors cover every defect the issue lists, each
+// rejected by the project's own Open with exactly its class.
+func TestOSCINegativeVectorsFailWithTheirClass(t *testing.T) {
+	m, err := LoadManifest(kitDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := verifyKit(t, kitDir, "osci.invalid.")
+	got := map[string]report.Result{}
+	for _, res := range r.Results {
+		got[res.ID] = res
+	}
+	classes := map[string]int{}
+	for _, v := range m.Vectors {
+		if v.Kind != KindOSCI || v.Expect.Outcome != OutcomeReject {
+			continue
+		}
+		classes[v.Expect.Class]++
+		if res := got[v.ID]; res.Got != "reject/"+v.Expect.Class || res.Status != report.StatusPass {
+			t.Errorf("%s: got %q (%s) %s", v.ID, res.Got, res.Status, res.Detail)
+		}
+	}
+	for _, c := range []string{ClassOSCIDigest, ClassOSCIDecrypt, ClassOSCIIVLength, ClassOSCIWrapping, ClassOSCICertExpired,
+		ClassOSCICertRevoked, ClassOSCIAlgorithm, ClassOSCIWrongKey} {
+		if classes[c] == 0 {
+			t.Errorf("no negative OSCI vector of class %s", c)
+		}
+	}
+	for _, id := range []string{"osci.invalid.decrypt.truncated-gcm-tag", "osci.invalid.decrypt.tampered-cipher-text",
+		"osci.invalid.wrapping.order-duplicate-id", "osci.invalid.wrapping.order-wrapped-body", "osci.invalid.algorithm.order-sha1-signature"} {
+		if _, ok := m.Vector(id); !ok {
+			t.Errorf("missing %s", id)
+		}
+	}
+}
+
+// The SHA-1 vector is refused for its algorithm only: with legacy
+// algorithms allowed, the very same signature verifies.
+func TestSHA1VectorIsOtherwiseCorrect(t *testing.T) {
+	m, err := LoadManifest(kitDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, ok := m.Vector("osci.invalid.algorithm.order-sha1-signature")
+	if !ok {
+		t.Fatal("no SHA-1 vector")
+	}
+	data, err := os.ReadFile(filepath.Join(kitDir, v.Inputs[0].Path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var soap []byte
+	if _, err := rewriteRoot(data, func(b []byte) ([]byte, error) { soap = b; return b, nil }); err != nil {
+		t.Fatal(err)
+	}
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(soap); err != nil {
+		t.Fatal(err)
+	}
+	sig, err := signatureOf(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pki, err := loadKitPKI(kitDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := pki.cert(entSenderSig).PublicKey
+	if _, err := xmldsig.Verify(sig, xmldsig.VerifyOptions{Key: key}); !errors.Is(err, xmldsig.ErrLegacyAlgorithm) {
+		t.Fatalf("without legacy algorithms: %v", err)
+	}
+	res, err := xmldsig.Verify(sig, xmldsig.VerifyOptions{Key: key, AllowLegacy: true})
+	if err != nil || !res.SignatureValueOK || len(res.References) < 5 {
+		t.Fatalf("with legacy algorithms allowed the SHA-1 signature must verify: %v", err)
+	}
+	for _, r := range res.References {
+		if !r.OK || r.DigestMethod != xmldsig.DigestSHA1 {
+			t.Errorf("reference %s: ok=%v digest %s", r.URI, r.OK, r.DigestMethod)
+		}
+	}
+}
