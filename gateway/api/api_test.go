@@ -416,8 +416,13 @@ func TestInboxReadAndAcknowledge(t *testing.T) {
 		}
 		var all api.InboxList
 		h.do("GET", "/v1/inbox", tokenAdmin, "", nil).json(t, &all)
-		if len(all.Items) != 2 || all.Items[1].Kind != "unparseable" {
+		if len(all.Items) != 2 || all.Items[1].Kind != "unparseable" || !strings.HasPrefix(all.Items[1].Problem, "invalid: xml") {
 			t.Fatalf("admin inbox %+v", all)
+		}
+		var bad api.InboxItemView
+		h.do("GET", "/v1/inbox/"+all.Items[1].ID, tokenAdmin, "", nil).json(t, &bad)
+		if !strings.Contains(bad.ProblemDetail, "not well-formed") || bad.Content != "not xml" {
+			t.Fatalf("unparseable item detail %+v", bad)
 		}
 		var item api.InboxItemView
 		h.do("GET", "/v1/inbox/"+list.Items[0].ID, tokenA, "", nil).json(t, &item)

@@ -296,6 +296,9 @@ type InboxSummary struct {
 type InboxItemView struct {
 	InboxSummary
 	Content string `json:"content,omitempty"` // the XAusländer XML
+	// ProblemDetail is the full reason an item could not be read (stored
+	// encrypted and purged with the body, as it may quote content).
+	ProblemDetail string `json:"problem_detail,omitempty"`
 }
 
 func inboxSummary(it *store.InboxItem) InboxSummary {
@@ -360,6 +363,14 @@ func (s *Server) getInboxItem(w http.ResponseWriter, r *http.Request, p *Princip
 			return
 		}
 		v.Content = string(body)
+		if it.Problem != "" {
+			if d, err := s.cfg.Outbox.Part(r.Context(), it.ID, store.PartProblem); err == nil {
+				v.ProblemDetail = string(d)
+			} else if !errors.Is(err, store.ErrNotFound) {
+				s.internal(w, r, err)
+				return
+			}
+		}
 	}
 	writeJSON(w, http.StatusOK, v)
 }

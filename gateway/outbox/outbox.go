@@ -261,13 +261,19 @@ func (o *Outbox) Wake() {
 	}
 }
 
-// Body returns the decrypted body of a message (ErrNotFound after purge).
+// Body returns the decrypted body of a message or inbox item (ErrNotFound
+// after purge).
 func (o *Outbox) Body(ctx context.Context, id string) ([]byte, error) {
-	b, err := o.cfg.Store.Blob(ctx, id, store.PartBody)
+	return o.Part(ctx, id, store.PartBody)
+}
+
+// Part returns one decrypted part of a message or inbox item.
+func (o *Outbox) Part(ctx context.Context, id, part string) ([]byte, error) {
+	b, err := o.cfg.Store.Blob(ctx, id, part)
 	if err != nil {
 		return nil, err
 	}
-	return o.cfg.Keys.Open(b.KeyID, b.Data, AAD(id, store.PartBody))
+	return o.cfg.Keys.Open(b.KeyID, b.Data, AAD(id, part))
 }
 
 // Run claims due messages and delivers them with up to Workers concurrent

@@ -145,7 +145,7 @@ func (p *Poller) PollOnce(ctx context.Context) (int, error) {
 				p.cfg.Logger.Error("a delivery in the mailbox cannot be read; kept in the inbox as unreadable", "osci_message_id", id,
 					"attempts", attempts, "code", gateway.ErrorCode(err), "err", err)
 				if _, serr := p.store(ctx, store.InboxItem{ID: store.NewID(), OSCIMessageID: id, Kind: store.KindUnreadable,
-					Problem: err.Error(), ReceivedAt: p.cfg.Clock()}, nil); serr != nil && firstErr == nil {
+					Problem: Summary(err), ReceivedAt: p.cfg.Clock()}, nil, err); serr != nil && firstErr == nil {
 					firstErr = serr
 				}
 				continue
@@ -182,9 +182,10 @@ func (p *Poller) Ingest(ctx context.Context, in gateway.Incoming) (bool, error) 
 		it.ReceivedAt = p.cfg.Clock()
 	}
 	msg, err := p.cfg.Parser.ParseReply(ctx, in.Content)
+	var problem error
 	if err != nil {
 		it.Kind = store.KindUnparseable
-		it.Problem = err.Error()
+		it.Problem, problem = Summary(err), err
 	} else {
 		it.Kind = Kind(msg)
 		it.TypeCode, it.MessageUUID, it.TriggerUUID = msg.TypeCode, msg.MessageUUID, msg.TriggerUUID
@@ -195,20 +196,56 @@ func (p *Poller) Ingest(ctx context.Context, in gateway.Incoming) (bool, error) 
 			return false, err
 		}
 	}
-	return p.store(ctx, it, in.Content)
+	return p.store(ctx, it, in.Content, problem)
 }
 
-// store seals content and stores the inbox item with its webhooks.
-func (p *Poller) store(ctx context.Context, it store.InboxItem, content []byte) (bool, error) {
+// Summary describes why a reply could not be read without quoting its
+// content: the problem kinds and element paths of a validation error, else
+// the error's code. The full text goes into the sealed PartProblem.
+func Summary(err error) string {
+	var v *gateway.ValidationError
+	if errors.As(err, &v) {
+		var parts []string
+		for i, pr := range v.Problems {
+			if i == 5 {
+				parts = append(parts, fmt.Sprintf("and %d more", len(v.Problems)-5))
+				break
+			}
+			s := pr.Kind
+			if pr.Path != "" {
+				s += " at " + pr.Path
+			}
+			if pr.Line > 0 {
+				s += fmt.Sprintf(" (line %d)", pr.Line)
+			}
+			parts = append(parts, s)
+		}
+		return "invalid: " + strings.Join(parts, "; ")
+	}
+	return "error: " + gateway.ErrorCode(err)
+}
+
+// store seals content (and the full problem text, if any) and stores the
+// inbox item with its webhooks.
+func (p *Poller) store(ctx context.Context, it store.InboxItem, content []byte, problem error) (bool, error) {
 	keyID, sealed, err := p.cfg.Keys.Seal(content, outbox.AAD(it.ID, store.PartBody))
 	if err != nil {
 		return false, err
+	}
+	var extra []store.Blob
+	if problem != nil {
+		text := []byte(problem.Error())
+		pk, ps, err := p.cfg.Keys.Seal(text, outbox.AAD(it.ID, store.PartProblem))
+		if err != nil {
+			return false, err
+		}
+		extra = append(extra, store.Blob{Part: store.PartProblem, KeyID: pk, Data: ps, Size: int64(len(text))})
 	}
 	var hooks []store.NewWebhook
 	if p.cfg.Notify != nil {
 		hooks = p.cfg.Notify(EventReplyReceived, it.ClientID)
 	}
-	inserted, err := p.cfg.Store.StoreReply(ctx, it, store.Blob{KeyID: keyID, Data: sealed, Size: int64(len(content))}, hooks, p.cfg.Clock())
+	inserted, err := p.cfg.Store.StoreReply(ctx, it, store.Blob{KeyID: keyID, Data: sealed, Size: int64(len(content))}, hooks, p.cfg.Clock(), extra...)
 	if err != nil {
 		p.failures.Inc("store")
 		return false, err

@@ -20,7 +20,11 @@ type Blob struct {
 }
 
 // Part names used by the gateway.
-const PartBody = "body"
+const (
+	PartBody = "body"
+	// PartProblem holds the full reason an inbox item could not be read.
+	PartProblem = "problem"
+)
 
 func (s *Store) putBlobs(ctx context.Context, tx *sqlx.Tx, owner string, blobs []Blob, now time.Time) error {
 	for _, b := range blobs {

@@ -35,11 +35,14 @@ type InboxItem struct {
 	TriggerUUID   string
 	ApplicationID string
 	AuthorKey     string
-	Problem       string // why the reply could not be read, for unparseable items
-	ReceivedAt    time.Time
-	StoredAt      time.Time
-	AckedAt       time.Time
-	PurgedAt      time.Time
+	// Problem summarises why the reply could not be read (kinds and element
+	// paths only; the full text, which may quote content, is the sealed
+	// part PartProblem and is purged with the body).
+	Problem    string
+	ReceivedAt time.Time
+	StoredAt   time.Time
+	AckedAt    time.Time
+	PurgedAt   time.Time
 }
 
 type inboxRow struct {
@@ -130,7 +133,9 @@ type NewWebhook struct {
 // deliveries and marks the inbound id done, in one transaction. A reply with
 // an OSCI message id already in the inbox is not stored again (inserted =
 // false), which makes fetching idempotent.
-func (s *Store) StoreReply(ctx context.Context, it InboxItem, body Blob, hooks []NewWebhook, now time.Time) (inserted bool, err error) {
+//
+// extra are further sealed parts (e.g. PartProblem) purged with the body.
+func (s *Store) StoreReply(ctx context.Context, it InboxItem, body Blob, hooks []NewWebhook, now time.Time, extra ...Blob) (inserted bool, err error) {
 	if it.ID == "" {
 		it.ID = NewID()
 	}
@@ -146,7 +151,7 @@ func (s *Store) StoreReply(ctx context.Context, it InboxItem, body Blob, hooks [
 		if k, _ := res.RowsAffected(); k == 1 {
 			inserted = true
 			body.Part = PartBody
-			if err := s.putBlobs(ctx, tx, it.ID, []Blob{body}, now); err != nil {
+			if err := s.putBlobs(ctx, tx, it.ID, append([]Blob{body}, extra...), now); err != nil {
 				return err
 			}
 			for _, h := range hooks {
