@@ -15,6 +15,7 @@ static __thread int tls_deny = 0;
 static xmlExternalEntityLoader prev_loader = NULL;
 
 static void b64_init(void);
+static char *stream_path(void *stream, int *line);
 
 static xmlParserInputPtr xagw_loader(const char *URL, const char *ID, xmlParserCtxtPtr ctxt) {
 	uintptr_t h = tls_resolver;
@@ -114,6 +115,13 @@ static void collect(void *ud, xmlErrorPtr e) {
 		xmlNodePtr n = (xmlNodePtr)e->node;
 		it->path = node_path(n);
 		if (it->line <= 0) it->line = (int)xmlGetLineNo(n->type == XML_ATTRIBUTE_NODE ? n->parent : n);
+	} else if (d->stream != NULL) {
+		// Streaming validation: the error concerns the element on top of
+		// the stream's stack (see stream_path); report its start line, as
+		// for a tree.
+		int line = 0;
+		it->path = stream_path(d->stream, &line);
+		if (line > 0) it->line = line;
 	}
 }
 
@@ -155,34 +163,20 @@ void xagw_codes_free(xagw_codes *c) {
 	c->n = c->cap = 0;
 }
 
-static char *attr_dup(xmlNodePtr n, const char *name) {
-	xmlChar *v = xmlGetNoNsProp(n, (const xmlChar *)name);
-	if (v == NULL) return NULL;
-	char *out = dupstr((const char *)v);
-	xmlFree(v);
-	return out;
-}
 
-static int is_code_shaped(xmlNodePtr n, xmlNodePtr *codeElem) {
-	xmlNodePtr code = NULL;
-	int kids = 0;
-	for (xmlNodePtr c = n->children; c; c = c->next) {
-		if (c->type != XML_ELEMENT_NODE) continue;
-		kids++;
-		if (c->ns != NULL) return 0;
-		if (xmlStrEqual(c->name, (const xmlChar *)"code")) {
-			if (code != NULL || kids != 1) return 0;
-			code = c;
-		} else if (!xmlStrEqual(c->name, (const xmlChar *)"name") || kids != 2) {
-			return 0;
-		}
-	}
-	*codeElem = code;
-	return code != NULL;
-}
+// ---------------------------------------------------------------------------
+// Streaming validation. The document is parsed with SAX and validated with
+// libxml2's schema SAX plug, without building a tree (building and freeing
+// the tree was about half of libxml2's time). Our SAX handlers keep a stack
+// of open elements, which gives errors their element path and start line,
+// collects coded values and runs the element checks (strict base64,
+// non-empty text).
+//
+// The plug calls our end-element handler before the validator's, so an
+// element is popped lazily (at our next event): errors the validator raises
+// while ending an element still see that element on top.
+// ---------------------------------------------------------------------------
 
-// b64 classifies bytes: 0..63 alphabet value, 64 '=', 65 whitespace,
-// 66 anything else.
 static unsigned char b64class[256];
 
 static void b64_init(void) {
@@ -193,16 +187,19 @@ static void b64_init(void) {
 	b64class[' '] = b64class['\t'] = b64class['\n'] = b64class['\r'] = 65;
 }
 
+// b64state checks xs:base64Binary text fed in pieces: whitespace ignored,
+// groups of four alphabet characters, '=' padding only at the end, unused
+// bits zero. libxml2 2.9 silently skips characters outside the alphabet.
 typedef struct {
-	size_t n;   // significant characters seen
-	int pad;    // '=' seen
-	int last;   // value of the last alphabet character, -1 if none
+	size_t n;
+	int pad;
+	int last;
 	const char *err;
 } b64state;
 
-static void b64_feed(b64state *st, const unsigned char *p) {
-	for (; *p && st->err == NULL; p++) {
-		unsigned char v = b64class[*p];
+static void b64_feed(b64state *st, const unsigned char *p, int len) {
+	for (int i = 0; i < len && st->err == NULL; i++) {
+		unsigned char v = b64class[p[i]];
 		if (v < 64) {
 			if (st->pad) { st->err = "data after '=' padding"; return; }
 			st->last = v;
@@ -216,30 +213,18 @@ static void b64_feed(b64state *st, const unsigned char *p) {
 	}
 }
 
-// b64_check reports why the text of element e is not a valid
-// xs:base64Binary lexical value (whitespace removed: groups of four
-// alphabet characters, '=' padding only at the end, unused bits zero), or
-// NULL when it is valid. libxml2 2.9 silently skips characters outside the
-// alphabet, so this runs on every element the caller marks as base64Binary.
-// It reads the text nodes in place (no copy of what may be megabytes).
-static const char *b64_check(xmlNodePtr e) {
-	b64state st = {0, 0, -1, NULL};
-	for (xmlNodePtr t = e->children; t && st.err == NULL; t = t->next) {
-		if (t->type == XML_TEXT_NODE || t->type == XML_CDATA_SECTION_NODE) {
-			if (t->content) b64_feed(&st, t->content);
-		} else if (t->type == XML_ELEMENT_NODE) {
-			return "element content where base64 text is expected";
-		}
-	}
-	if (st.err) return st.err;
-	if (st.n % 4 != 0) return "length is not a multiple of four";
-	if (st.pad == 1 && st.last >= 0 && (st.last & 0x03) != 0) return "non-zero bits before '=' padding";
-	if (st.pad == 2 && st.last >= 0 && (st.last & 0x0f) != 0) return "non-zero bits before '==' padding";
+static const char *b64_done(b64state *st) {
+	if (st->err) return st->err;
+	if (st->n % 4 != 0) return "length is not a multiple of four";
+	if (st->pad == 1 && st->last >= 0 && (st->last & 0x03) != 0) return "non-zero bits before '=' padding";
+	if (st->pad == 2 && st->last >= 0 && (st->last & 0x0f) != 0) return "non-zero bits before '==' padding";
 	return NULL;
 }
 
 #define XAGW_MAX_CHECKS 1024
-#define XAGW_CHECK_SLOTS 4096 // open-addressing table, > 2 * XAGW_MAX_CHECKS, power of two
+#define XAGW_CHECK_SLOTS 4096 // open addressing, > 2 * XAGW_MAX_CHECKS, power of two
+#define XAGW_MAX_DEPTH 1024
+#define XAGW_MAX_CODE 4096    // bytes of a <code> text kept
 
 typedef struct {
 	const char *path;
@@ -248,15 +233,41 @@ typedef struct {
 } check_slot;
 
 typedef struct {
+	const xmlChar *name;
+	int n;
+} kidcount;
+
+typedef struct {
+	const xmlChar *name; // local name (parser dictionary)
+	int line;
+	int idx;             // among same-named siblings, 1-based
+	size_t plen;         // path length before this element
+	uint32_t phash;      // path hash before this element
+	int over;            // this element's path did not fit the buffer
+	char kind;           // element check
+	b64state b64;
+	int content;         // 'n' check: text or child seen
+	int code_state;      // 0 no child yet, 1 <code>, 2 <code><name>, -1 not a code
+	int is_code_child;   // this is the <code> of a code-shaped parent
+	char *list_uri, *list_ver;
+	char *code; size_t code_len;
+	kidcount *kids; int nkids, capkids;
+} frame;
+
+typedef struct {
+	xagw_diags *diags;
 	xagw_codes *codes;
+	xmlParserCtxtPtr pc;
 	check_slot slots[XAGW_CHECK_SLOTS];
 	int nchk;
-	xagw_diags *diags;
+	frame *st; int depth, cap;
+	int pending;         // elements ended but not yet popped (0 or 1)
 	char path[4096];
 	size_t len;
-	uint32_t hash; // FNV-1a of path[0:len], kept incrementally
-	int overflow;  // > 0 inside a subtree whose path did not fit
-} walker;
+	uint32_t hash;
+	int overflow;
+	int dtd;
+} stream;
 
 #define FNV_OFFSET 2166136261u
 
@@ -265,10 +276,8 @@ static uint32_t fnv1a_more(uint32_t h, const char *p, size_t n) {
 	return h;
 }
 
-static uint32_t fnv1a(const char *p, size_t n) { return fnv1a_more(FNV_OFFSET, p, n); }
-
-static void check_add(walker *w, char kind, const char *path, size_t len) {
-	uint32_t i = fnv1a(path, len) & (XAGW_CHECK_SLOTS - 1);
+static void check_add(stream *w, char kind, const char *path, size_t len) {
+	uint32_t i = fnv1a_more(FNV_OFFSET, path, len) & (XAGW_CHECK_SLOTS - 1);
 	while (w->slots[i].kind != 0) {
 		if (w->slots[i].len == len && memcmp(w->slots[i].path, path, len) == 0) return;
 		i = (i + 1) & (XAGW_CHECK_SLOTS - 1);
@@ -277,8 +286,7 @@ static void check_add(walker *w, char kind, const char *path, size_t len) {
 	w->nchk++;
 }
 
-// check_kind returns the kind of check for the current path, or 0.
-static char check_kind(walker *w) {
+static char check_kind(stream *w) {
 	uint32_t i = w->hash & (XAGW_CHECK_SLOTS - 1);
 	while (w->slots[i].kind != 0) {
 		if (w->slots[i].len == w->len && memcmp(w->slots[i].path, w->path, w->len) == 0) return w->slots[i].kind;
@@ -287,113 +295,269 @@ static char check_kind(walker *w) {
 	return 0;
 }
 
-static void add_diag(xagw_diags *d, xmlNodePtr n, const char *msg) {
+// stream_path returns "/a/b[2]/c" for the open elements (an index from the
+// second same-named sibling on) and the top element's start line.
+static char *stream_path(void *sp, int *line) {
+	stream *w = sp;
+	if (w->depth == 0) return NULL;
+	size_t total = 1;
+	for (int i = 0; i < w->depth; i++) total += strlen((const char *)w->st[i].name) + 14;
+	char *out = malloc(total);
+	if (!out) return NULL;
+	size_t n = 0;
+	for (int i = 0; i < w->depth; i++) {
+		frame *f = &w->st[i];
+		if (f->idx > 1)
+			n += (size_t)snprintf(out + n, total - n, "/%s[%d]", (const char *)f->name, f->idx);
+		else
+			n += (size_t)snprintf(out + n, total - n, "/%s", (const char *)f->name);
+	}
+	*line = w->st[w->depth - 1].line;
+	return out;
+}
+
+static void frame_free(frame *f) {
+	free(f->list_uri);
+	free(f->list_ver);
+	free(f->code);
+	free(f->kids);
+	memset(f, 0, sizeof *f);
+}
+
+static void stream_pop(stream *w) {
+	if (w->depth == 0) return;
+	frame *f = &w->st[--w->depth];
+	if (f->over) w->overflow--;
+	w->len = f->plen;
+	w->hash = f->phash;
+	w->path[w->len] = 0;
+	frame_free(f);
+}
+
+static void settle(stream *w) {
+	while (w->pending > 0) {
+		stream_pop(w);
+		w->pending--;
+	}
+}
+
+static void add_error(stream *w, const char *msg) {
 	xmlError e;
 	memset(&e, 0, sizeof e);
 	e.level = XML_ERR_ERROR;
 	e.domain = XML_FROM_SCHEMASV;
-	e.code = 1000; // ours: not a libxml2 code
+	e.code = 1000; // ours, not a libxml2 code
 	e.message = (char *)msg;
-	e.node = n;
-	e.line = (int)xmlGetLineNo(n);
-	collect(d, &e);
+	collect(w->diags, &e); // path and line from the stack
 }
 
-static void walk(xmlNodePtr n, walker *w) {
-	for (xmlNodePtr c = n; c; c = c->next) {
-		if (c->type != XML_ELEMENT_NODE) continue;
-		size_t keep = w->len;
-		uint32_t keephash = w->hash;
-		size_t nl = strlen((const char *)c->name);
-		int over = 0;
-		if (w->len + nl + 2 < sizeof w->path) {
-			w->path[w->len++] = '/';
-			memcpy(w->path + w->len, c->name, nl);
-			w->len += nl;
-			w->path[w->len] = 0;
-			w->hash = fnv1a_more(w->hash, w->path + keep, nl + 1);
-		} else {
-			// Too long for the buffer: no schema path is this long, so
-			// the subtree cannot match a check (and fails the XSD anyway).
-			over = 1;
-			w->overflow++;
+static char *attr_value(const xmlChar **a, int nb, const char *name) {
+	for (int i = 0; i < nb; i++, a += 5) {
+		if (a[2] == NULL && xmlStrEqual(a[0], (const xmlChar *)name)) {
+			size_t n = (size_t)(a[4] - a[3]);
+			char *v = malloc(n + 1);
+			if (v) { memcpy(v, a[3], n); v[n] = 0; }
+			return v;
 		}
-		xmlNodePtr code = NULL;
-		if (w->codes && is_code_shaped(c, &code)) {
-			xagw_codes *out = w->codes;
-			if (out->n >= out->max) {
-				out->dropped++;
-			} else {
-				if (out->n == out->cap) {
-					int nc = out->cap ? out->cap * 2 : 16;
-					xagw_code *ni = realloc(out->items, nc * sizeof(xagw_code));
-					if (ni) { out->items = ni; out->cap = nc; }
-				}
-				if (out->n < out->cap) {
-					xagw_code *it = &out->items[out->n++];
-					memset(it, 0, sizeof *it);
-					it->path = node_path(c);
-					it->line = (int)xmlGetLineNo(c);
-					it->uri = attr_dup(c, "listURI");
-					it->ver = attr_dup(c, "listVersionID");
-					xmlChar *txt = xmlNodeGetContent(code);
-					it->code = dupstr(txt ? (const char *)txt : "");
-					if (txt) xmlFree(txt);
-				} else {
-					out->dropped++;
-				}
-			}
-		} else {
-			char kind = (w->nchk > 0 && w->overflow == 0) ? check_kind(w) : 0;
-			if (kind == 'b') {
-				const char *why = b64_check(c);
-				if (why) {
-					char msg[256];
-					snprintf(msg, sizeof msg, "Element '%s': not a valid value of the atomic type 'xs:base64Binary': %s.", (const char *)c->name, why);
-					add_diag(w->diags, c, msg);
-				}
-			} else if (kind == 'n') {
-				int empty = 1;
-				for (xmlNodePtr t = c->children; t && empty; t = t->next)
-					if (t->type == XML_ELEMENT_NODE || ((t->type == XML_TEXT_NODE || t->type == XML_CDATA_SECTION_NODE) && t->content && t->content[0])) empty = 0;
-				if (empty) {
-					char msg[256];
-					snprintf(msg, sizeof msg, "Element '%s': a mandatory element of type din91379:datatypeC is empty (XInneres error code S030).", (const char *)c->name);
-					add_diag(w->diags, c, msg);
-				}
-			}
-			walk(c->children, w);
-		}
-		if (over) w->overflow--;
-		w->len = keep;
-		w->hash = keephash;
-		w->path[keep] = 0;
 	}
+	return NULL;
+}
+
+static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *URI,
+		int nb_namespaces, const xmlChar **namespaces, int nb_attributes, int nb_defaulted, const xmlChar **attributes) {
+	stream *w = ctx;
+	(void)prefix; (void)nb_namespaces; (void)namespaces; (void)nb_defaulted;
+	settle(w);
+	frame *parent = w->depth > 0 ? &w->st[w->depth - 1] : NULL;
+	int idx = 1, is_code_child = 0;
+	if (parent) {
+		parent->content = 1;
+		if (parent->code_state >= 0) {
+			if (URI == NULL && parent->code_state == 0 && xmlStrEqual(localname, (const xmlChar *)"code")) {
+				parent->code_state = 1;
+				is_code_child = 1;
+			} else if (URI == NULL && parent->code_state == 1 && xmlStrEqual(localname, (const xmlChar *)"name")) {
+				parent->code_state = 2;
+			} else {
+				parent->code_state = -1;
+			}
+		}
+		int k;
+		for (k = 0; k < parent->nkids; k++)
+			if (parent->kids[k].name == localname) break;
+		if (k == parent->nkids) {
+			if (parent->nkids == parent->capkids) {
+				int nc = parent->capkids ? parent->capkids * 2 : 8;
+				kidcount *nk = realloc(parent->kids, nc * sizeof(kidcount));
+				if (nk) { parent->kids = nk; parent->capkids = nc; }
+			}
+			if (parent->nkids < parent->capkids) parent->kids[parent->nkids++] = (kidcount){localname, 0};
+		}
+		if (k < parent->nkids) idx = ++parent->kids[k].n;
+	}
+	if (w->depth == w->cap) {
+		int nc = w->cap ? w->cap * 2 : 64;
+		if (nc > XAGW_MAX_DEPTH) nc = XAGW_MAX_DEPTH;
+		frame *ns = w->cap < XAGW_MAX_DEPTH ? realloc(w->st, nc * sizeof(frame)) : NULL;
+		if (ns == NULL) { xmlStopParser(w->pc); return; }
+		w->st = ns; w->cap = nc;
+	}
+	frame *f = &w->st[w->depth++];
+	memset(f, 0, sizeof *f);
+	f->name = localname;
+	f->line = w->pc && w->pc->input ? w->pc->input->line : 0;
+	f->idx = idx;
+	f->plen = w->len;
+	f->phash = w->hash;
+	f->is_code_child = is_code_child;
+	f->b64.last = -1;
+	size_t nl = strlen((const char *)localname);
+	if (w->len + nl + 2 < sizeof w->path) {
+		w->path[w->len++] = '/';
+		memcpy(w->path + w->len, localname, nl);
+		w->len += nl;
+		w->path[w->len] = 0;
+		w->hash = fnv1a_more(w->hash, w->path + f->plen, nl + 1);
+	} else {
+		f->over = 1; // no schema path is this long: no check can match below
+		w->overflow++;
+	}
+	if (w->nchk > 0 && w->overflow == 0) f->kind = check_kind(w);
+	if (w->codes) {
+		f->list_uri = attr_value(attributes, nb_attributes, "listURI");
+		f->list_ver = attr_value(attributes, nb_attributes, "listVersionID");
+	}
+}
+
+static void on_text(void *ctx, const xmlChar *ch, int len) {
+	stream *w = ctx;
+	settle(w);
+	if (w->depth == 0 || len <= 0) return;
+	frame *f = &w->st[w->depth - 1];
+	if (f->kind == 'b') b64_feed(&f->b64, ch, len);
+	if (f->kind == 'n') f->content = 1;
+	if (f->is_code_child && w->depth >= 2) {
+		frame *p = &w->st[w->depth - 2];
+		size_t room = XAGW_MAX_CODE - p->code_len;
+		size_t n = (size_t)len < room ? (size_t)len : room;
+		if (n > 0) {
+			char *nc = realloc(p->code, p->code_len + n + 1);
+			if (nc) {
+				memcpy(nc + p->code_len, ch, n);
+				p->code_len += n;
+				nc[p->code_len] = 0;
+				p->code = nc;
+			}
+		}
+	}
+}
+
+static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *URI) {
+	stream *w = ctx;
+	(void)localname; (void)prefix; (void)URI;
+	settle(w);
+	if (w->depth == 0) return;
+	frame *f = &w->st[w->depth - 1];
+	char msg[256];
+	if (f->kind == 'b') {
+		const char *why = b64_done(&f->b64);
+		if (why) {
+			snprintf(msg, sizeof msg, "Element '%s': not a valid value of the atomic type 'xs:base64Binary': %s.", (const char *)f->name, why);
+			add_error(w, msg);
+		}
+	} else if (f->kind == 'n' && !f->content) {
+		snprintf(msg, sizeof msg, "Element '%s': a mandatory element of type din91379:datatypeC is empty (XInneres error code S030).", (const char *)f->name);
+		add_error(w, msg);
+	}
+	if (w->codes && f->code_state >= 1) {
+		xagw_codes *out = w->codes;
+		if (out->n >= out->max) {
+			out->dropped++;
+		} else {
+			if (out->n == out->cap) {
+				int nc = out->cap ? out->cap * 2 : 16;
+				xagw_code *ni = realloc(out->items, nc * sizeof(xagw_code));
+				if (ni) { out->items = ni; out->cap = nc; }
+			}
+			if (out->n < out->cap) {
+				xagw_code *it = &out->items[out->n++];
+				memset(it, 0, sizeof *it);
+				int line = 0;
+				it->path = stream_path(w, &line);
+				it->line = line;
+				it->uri = f->list_uri; f->list_uri = NULL;
+				it->ver = f->list_ver; f->list_ver = NULL;
+				it->code = f->code ? f->code : dupstr("");
+				f->code = NULL;
+			} else {
+				out->dropped++;
+			}
+		}
+	}
+	w->pending = 1; // popped at our next event, after the validator's end handler
+}
+
+static void on_dtd(void *ctx, const xmlChar *name, const xmlChar *ExternalID, const xmlChar *SystemID) {
+	stream *w = ctx;
+	(void)name; (void)ExternalID; (void)SystemID;
+	w->dtd = 1;
+	xmlStopParser(w->pc);
+}
+
+static xmlEntityPtr on_entity(void *ctx, const xmlChar *name) {
+	(void)name;
+	// Only the predefined entities exist; a document asking for any other
+	// one is stopped (safexml refuses DTDs before we get here).
+	stream *w = ctx;
+	xmlEntityPtr e = xmlGetPredefinedEntity(name);
+	if (e == NULL) {
+		w->dtd = 1;
+		xmlStopParser(w->pc);
+	}
+	return e;
 }
 
 xagw_ctx *xagw_ctx_new(xmlSchemaPtr s) {
 	xagw_ctx *c = calloc(1, sizeof(xagw_ctx));
 	if (c == NULL) return NULL;
+	xmlSAXHandler sax;
+	memset(&sax, 0, sizeof sax);
+	sax.initialized = XML_SAX2_MAGIC;
+	sax.startElementNs = on_start;
+	sax.endElementNs = on_end;
+	sax.characters = on_text;
+	sax.cdataBlock = on_text;
+	sax.internalSubset = on_dtd;
+	sax.externalSubset = on_dtd;
+	sax.getEntity = on_entity;
+	c->w = calloc(1, sizeof(stream));
 	c->vc = xmlSchemaNewValidCtxt(s);
-	c->pc = xmlNewParserCtxt();
-	if (c->vc == NULL || c->pc == NULL) {
+	if (c->w != NULL)
+		c->pc = xmlCreatePushParserCtxt(&sax, c->w, NULL, 0, "message.xml");
+	if (c->vc == NULL || c->pc == NULL || c->w == NULL) {
 		xagw_ctx_free(c);
 		return NULL;
 	}
+	((stream *)c->w)->pc = c->pc;
 	return c;
 }
 
 void xagw_ctx_free(xagw_ctx *c) {
 	if (c == NULL) return;
-	free(c->w);
+	stream *w = c->w;
+	if (w) {
+		while (w->depth > 0) stream_pop(w);
+		free(w->st);
+		free(w);
+	}
 	free(c->checks);
 	if (c->vc) xmlSchemaFreeValidCtxt(c->vc);
 	if (c->pc) xmlFreeParserCtxt(c->pc);
 	free(c);
 }
 
-// Contexts are reused for speed; their dictionaries collect the names of
-// every document parsed, so a context is retired after this many uses to
+// Contexts are reused for speed; the parser's dictionary collects the names
+// of every document parsed, so a context is retired after this many uses to
 // keep memory bounded whatever names attackers send.
 #define XAGW_CTX_MAX_USES 2000
 
@@ -401,66 +565,73 @@ int xagw_validate(xagw_ctx *cx, const char *buf, int len, xagw_diags *d, xagw_co
 	int ret = -1;
 	tls_deny = 1;
 	cx->uses++;
+	stream *w = cx->w;
 	xmlParserCtxtPtr pc = cx->pc;
-	// No NOENT (entities are never substituted), no DTDLOAD/DTDATTR/DTDVALID,
+	// The check table is rebuilt only when the list changes (it is the same
+	// for every message of one type).
+	size_t clen = 0;
+	if (checks) {
+		const char *p = checks;
+		while (*p) p += strlen(p) + 1;
+		clen = (size_t)(p - checks) + 1;
+	}
+	if (clen != cx->checks_len || (clen && memcmp(cx->checks, checks, clen) != 0)) {
+		free(cx->checks);
+		cx->checks = NULL;
+		cx->checks_len = 0;
+		memset(w->slots, 0, sizeof w->slots);
+		w->nchk = 0;
+		if (clen) {
+			cx->checks = malloc(clen);
+			if (cx->checks == NULL) goto out;
+			memcpy(cx->checks, checks, clen);
+			cx->checks_len = clen;
+			for (const char *p = cx->checks; *p && w->nchk < XAGW_MAX_CHECKS; p += strlen(p) + 1)
+				check_add(w, p[0], p + 1, strlen(p + 1));
+		}
+	}
+	w->diags = d;
+	w->codes = codes;
+	w->depth = 0;
+	w->pending = 0;
+	w->len = 0;
+	w->path[0] = 0;
+	w->hash = FNV_OFFSET;
+	w->overflow = 0;
+	w->dtd = 0;
+	d->stream = w;
+
+	if (xmlCtxtResetPush(pc, NULL, 0, "message.xml", NULL) != 0) goto out;
+	// No NOENT (entities are never substituted), no DTDLOAD/DTDATTR/DTDVALID;
 	// NONET as a second lock behind the refusing loader.
-	int opts = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_BIG_LINES | XML_PARSE_NOCDATA | XML_PARSE_COMPACT;
-	xmlDocPtr doc = xmlCtxtReadMemory(pc, buf, len, "message.xml", NULL, opts);
-	if (doc == NULL) {
+	xmlCtxtUseOptions(pc, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_BIG_LINES);
+	xmlSchemaValidCtxtPtr vc = cx->vc;
+	xmlSchemaSetValidStructuredErrors(vc, (xmlStructuredErrorFunc)collect, d);
+	xmlSchemaSAXPlugPtr plug = xmlSchemaSAXPlug(vc, &pc->sax, &pc->userData);
+	if (plug == NULL) {
+		xmlSchemaSetValidStructuredErrors(vc, NULL, NULL);
+		goto out;
+	}
+	xmlParseChunk(pc, buf, len, 1);
+	int wellFormed = pc->wellFormed;
+	xmlSchemaSAXUnplug(plug);
+	settle(w);
+	if (w->dtd) {
+		add_error(w, "document type declarations (DTD, entities) are not allowed");
+		ret = 2; // the Go side has already refused DTDs; this is defence in depth
+	} else if (!wellFormed) {
 		xmlErrorPtr e = xmlCtxtGetLastError(pc);
 		if (e != NULL) collect(d, e);
 		ret = 1;
-		goto out;
-	}
-	if (doc->intSubset != NULL || doc->extSubset != NULL) {
-		xmlFreeDoc(doc);
-		ret = 2; // the Go side has already refused DTDs; this is defence in depth
-		goto out;
-	}
-	xmlSchemaValidCtxtPtr vc = cx->vc;
-	xmlSchemaSetValidStructuredErrors(vc, (xmlStructuredErrorFunc)collect, d);
-	ret = xmlSchemaValidateDoc(vc, doc);
-	xmlSchemaSetValidStructuredErrors(vc, NULL, NULL);
-	if (codes != NULL || checks != NULL) {
-		walker *w = cx->w;
-		if (w == NULL) {
-			w = cx->w = calloc(1, sizeof(walker));
-			if (w == NULL) { ret = -1; xmlFreeDoc(doc); goto out; }
-		}
-		// The check table is rebuilt only when the list changes (it is the
-		// same for every message of one type).
-		size_t clen = 0;
-		if (checks) {
-			const char *p = checks;
-			while (*p) p += strlen(p) + 1;
-			clen = (size_t)(p - checks) + 1;
-		}
-		if (clen != cx->checks_len || (clen && memcmp(cx->checks, checks, clen) != 0)) {
-			free(cx->checks);
-			cx->checks = NULL;
-			cx->checks_len = 0;
-			memset(w->slots, 0, sizeof w->slots);
-			w->nchk = 0;
-			if (clen) {
-				cx->checks = malloc(clen);
-				if (cx->checks == NULL) { ret = -1; xmlFreeDoc(doc); goto out; }
-				memcpy(cx->checks, checks, clen);
-				cx->checks_len = clen;
-				for (const char *p = cx->checks; *p && w->nchk < XAGW_MAX_CHECKS; p += strlen(p) + 1)
-					check_add(w, p[0], p + 1, strlen(p + 1));
-			}
-		}
-		w->codes = codes;
-		w->diags = d;
-		w->len = 0;
-		w->path[0] = 0;
-		w->hash = FNV_OFFSET;
-		w->overflow = 0;
-		walk(xmlDocGetRootElement(doc), w);
+	} else {
+		int v = xmlSchemaIsValid(vc);
+		ret = v == 1 ? 0 : (v == 0 ? 1 : -1);
 		if (ret == 0 && d->n > 0) ret = 3; // a check of ours failed
 	}
-	xmlFreeDoc(doc);
+	xmlSchemaSetValidStructuredErrors(vc, NULL, NULL);
+	while (w->depth > 0) stream_pop(w);
 out:
+	d->stream = NULL;
 	tls_deny = 0;
 	return ret;
 }

@@ -23,6 +23,7 @@ typedef struct {
 	int n, cap, max;
 	int dropped;   // errors beyond max
 	int warnings;  // warnings seen (not stored)
+	void *stream;  // the streaming validation in progress (paths for errors)
 } xagw_diags;
 
 // A coded value found in an instance: an element whose element children are
@@ -57,10 +58,10 @@ xmlSchemaPtr xagw_compile(const char *path, uintptr_t resolver, xagw_diags *d);
 // across validations by one goroutine at a time.
 typedef struct {
 	xmlSchemaValidCtxtPtr vc;
-	xmlParserCtxtPtr pc;
+	xmlParserCtxtPtr pc;  // push parser with our SAX handlers
 	int uses;
-	void *w;          // walker state (check table), reused
-	char *checks;     // copy of the check list the table was built from
+	void *w;              // streaming state (stack, check table), reused
+	char *checks;         // copy of the check list the table was built from
 	size_t checks_len;
 } xagw_ctx;
 
