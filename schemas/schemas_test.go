@@ -204,6 +204,22 @@ func TestInvalidDocuments(t *testing.T) {
 	}
 }
 
+// TestCharacterReferences: predefined entities and character references are
+// ordinary text for the streaming validator; only DTD-defined entities are
+// refused.
+func TestCharacterReferences(t *testing.T) {
+	b := testBundle(t)
+	doc := strings.Replace(string(readTestdata(t, "ruecknahme.xml")), "<name>STV Aalen</name>", "<name>STV &amp; Aalen &#228;&#x00FC;</name>", 1)
+	if r := b.Validate([]byte(doc), ValidateOptions{}); !r.Valid {
+		t.Fatalf("%+v", r.Problems)
+	}
+	s, _ := b.Schema(nsXA)
+	out := s.x.Validate([]byte(strings.Replace(doc, "&amp;", "&nope;", 1)), true, nil, nil)
+	if out.Status == 0 {
+		t.Fatal("undefined entity accepted")
+	}
+}
+
 func TestLimits(t *testing.T) {
 	b, err := Open(testBundle(t).Dir(), Options{Limits: safexml.Limits{MaxBytes: 1000, MaxDepth: 4}})
 	if err != nil {
@@ -384,6 +400,38 @@ func TestCompileKeepsStderrClean(t *testing.T) {
 	}
 	if out.Len() != 0 {
 		t.Fatalf("compile wrote to stderr: %q", out.String())
+	}
+}
+
+// TestValidationKeepsStderrClean: libxml2 reports parse and validity
+// errors to us, never to stderr, even for documents safexml would refuse.
+func TestValidationKeepsStderrClean(t *testing.T) {
+	s, err := testBundle(t).Schema(nsXA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := string(readTestdata(t, "ruecknahme.xml"))
+	docs := []string{
+		strings.Replace(good, "STV Aalen", "&nope;", 1),
+		strings.Replace(good, "</leser>", "", 1),
+		`<!DOCTYPE x [<!ENTITY e "v">]><x>&e;</x>`,
+		strings.Replace(good, "<code>130111</code>", "<code>1</code>", 1),
+	}
+	r, w, _ := os.Pipe()
+	saved, _ := syscall.Dup(2)
+	syscall.Dup2(int(w.Fd()), 2)
+	for _, d := range docs {
+		if out := s.x.Validate([]byte(d), true, nil, nil); out.Status == 0 || len(out.Diags) == 0 {
+			t.Errorf("accepted or no message: %+v", out)
+		}
+	}
+	syscall.Dup2(saved, 2)
+	syscall.Close(saved)
+	w.Close()
+	var buf bytes.Buffer
+	buf.ReadFrom(r)
+	if buf.Len() != 0 {
+		t.Fatalf("stderr: %q", buf.String())
 	}
 }
 

@@ -43,8 +43,8 @@ type Problem struct {
 	Kind     string `json:"kind"`
 	Severity string `json:"severity"`
 	// Path is the element path in the document, e.g.
-	// "/OZG.Antrag.130101/referenzperson[2]/geburt", with an index only
-	// where an element has same-named siblings.
+	// "/OZG.Antrag.130101/referenzperson[2]/geburt": local names, with an
+	// index from the second same-named sibling on (the first is plain).
 	Path string `json:"path,omitempty"`
 	// Line is the 1-based line of the element, 0 when unknown.
 	Line    int    `json:"line,omitempty"`
