@@ -45,7 +45,7 @@ func run(dir, out string) error {
 		return err
 	}
 	for _, f := range files {
-		fmt.Println("xsdgen: wrote", f)
+		fmt.Println("xsdgen: generated", f)
 	}
 	return nil
 }

@@ -177,6 +177,8 @@ func GenerateAll(b *schemas.Bundle, outDir, command string) ([]string, error) {
 	return append(written, f), nil
 }
 
+// writeIfChanged leaves an identical file alone (so its time stamp and the
+// build cache stay as they are).
 func writeIfChanged(path string, data []byte) error {
 	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
 		return nil
