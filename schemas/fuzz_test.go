@@ -1,6 +1,8 @@
 package schemas
 
 import (
+	"bytes"
+	"encoding/xml"
 	"testing"
 
 	"github.com/xagw/xagw/internal/safexml"
@@ -28,6 +30,33 @@ func FuzzValidate(f *testing.F) {
 		}
 		if _, ok := b.Root(r.Namespace); !ok {
 			t.Fatalf("valid in namespace %q without a schema", r.Namespace)
+		}
+	})
+}
+
+// FuzzRootName: the root scanner runs on unchecked input (to pick the code
+// tables before validation); it must never panic, and on well-formed
+// documents agree with encoding/xml.
+func FuzzRootName(f *testing.F) {
+	f.Add([]byte(`<?xml version="1.0"?><!-- c --><p:x xmlns:p="urn:p" a='1'/>`))
+	f.Add([]byte("<!DOCTYPE x [<!ENTITY e 'v'>]><x xmlns=\"urn:d\">"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ns, local, err := RootName(data)
+		if err != nil || safexml.Check(data, safexml.Limits{}) != nil {
+			return
+		}
+		d := xml.NewDecoder(bytes.NewReader(data))
+		for {
+			tok, e := d.Token()
+			if e != nil {
+				return
+			}
+			if se, ok := tok.(xml.StartElement); ok {
+				if se.Name.Space != ns || se.Name.Local != local {
+					t.Fatalf("RootName %q %q, encoding/xml %q %q", ns, local, se.Name.Space, se.Name.Local)
+				}
+				return
+			}
 		}
 	})
 }

@@ -469,6 +469,8 @@ func TestRootName(t *testing.T) {
 		{`<a:x xmlns:a="urn:a"/>`, "urn:a", "x"},
 		{`<?xml version="1.0"?><!-- c --><x xmlns="urn:d"><y/></x>`, "urn:d", "x"},
 		{`<x/>`, "", "x"},
+		{"\ufeff<?xml version=\"1.0\"?>\n<!DOCTYPE x>\n<p:x\n  a='1' xmlns:p = 'urn:a&amp;b'>", "urn:a&b", "x"},
+		{`<x xmlns:y="urn:y" xmlns="urn:d">`, "urn:d", "x"},
 	}
 	for _, c := range cases {
 		ns, local, err := RootName([]byte(c.in))
@@ -476,8 +478,10 @@ func TestRootName(t *testing.T) {
 			t.Errorf("RootName(%s) = %q %q %v", c.in, ns, local, err)
 		}
 	}
-	if _, _, err := RootName([]byte(`<p:x/>`)); err == nil {
-		t.Error("undeclared prefix accepted")
+	for _, bad := range []string{`<p:x/>`, ``, `<?xml`, `<x a=1>`, `<x a="1>`, `<!-- x`} {
+		if _, _, err := RootName([]byte(bad)); err == nil {
+			t.Errorf("RootName(%q) accepted", bad)
+		}
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"path/filepath"
 	"regexp"
@@ -325,37 +324,99 @@ func (b *Bundle) checkCodes(codes []libxml.Code, o ValidateOptions, r *Result) {
 }
 
 // RootName returns the namespace and local name of the document's root
-// element without parsing the rest. Call it on checked (safexml) input.
+// element without parsing the rest: it skips the XML declaration,
+// comments, processing instructions and a document type declaration, and
+// resolves the root's prefix from the root's own namespace declarations
+// (the only ones in scope). It does not check well-formedness; call it on
+// data that safexml has checked, or accept that garbage gives an error or
+// a meaningless name.
 func RootName(data []byte) (ns, local string, err error) {
-	d := xml.NewDecoder(bytes.NewReader(data))
+	i := 0
 	for {
-		tok, err := d.RawToken()
-		if err == io.EOF {
+		j := bytes.IndexByte(data[i:], '<')
+		if j < 0 {
 			return "", "", errors.New("no root element")
 		}
-		if err != nil {
-			return "", "", fmt.Errorf("reading root element: %w", err)
+		i += j
+		rest := data[i:]
+		var end int
+		switch {
+		case bytes.HasPrefix(rest, []byte("<?")):
+			end = bytes.Index(rest, []byte("?>")) + 2
+		case bytes.HasPrefix(rest, []byte("<!--")):
+			end = bytes.Index(rest, []byte("-->")) + 3
+		case bytes.HasPrefix(rest, []byte("<!")):
+			end = bytes.IndexByte(rest, '>') + 1
+		default:
+			return rootFromTag(rest[1:])
 		}
-		se, ok := tok.(xml.StartElement)
-		if !ok {
-			continue
+		if end <= 1 {
+			return "", "", errors.New("no root element")
 		}
-		// Only the root's own declarations are in scope for its name.
-		want := "xmlns"
-		if se.Name.Space != "" {
-			want = se.Name.Space
-		}
-		for _, a := range se.Attr {
-			if (want == "xmlns" && a.Name.Space == "" && a.Name.Local == "xmlns") ||
-				(want != "xmlns" && a.Name.Space == "xmlns" && a.Name.Local == want) {
-				return a.Value, se.Name.Local, nil
-			}
-		}
-		if se.Name.Space != "" {
-			return "", se.Name.Local, fmt.Errorf("root element %s:%s uses an undeclared prefix", se.Name.Space, se.Name.Local)
-		}
-		return "", se.Name.Local, nil
+		i += end
 	}
+}
+
+// rootFromTag reads "name attr='v' …>" of a start tag.
+func rootFromTag(t []byte) (ns, local string, err error) {
+	nameEnd := bytes.IndexAny(t, " \t\r\n/>")
+	if nameEnd <= 0 {
+		return "", "", errors.New("reading root element: no name")
+	}
+	qname := string(t[:nameEnd])
+	prefix, local := "", qname
+	if k := strings.IndexByte(qname, ':'); k >= 0 {
+		prefix, local = qname[:k], qname[k+1:]
+	}
+	want := "xmlns"
+	if prefix != "" {
+		want = "xmlns:" + prefix
+	}
+	rest := t[nameEnd:]
+	for {
+		rest = bytes.TrimLeft(rest, " \t\r\n")
+		if len(rest) == 0 || rest[0] == '>' || rest[0] == '/' {
+			break
+		}
+		eq := bytes.IndexByte(rest, '=')
+		if eq < 0 {
+			return "", local, errors.New("reading root element: malformed attribute")
+		}
+		name := string(bytes.TrimSpace(rest[:eq]))
+		rest = bytes.TrimLeft(rest[eq+1:], " \t\r\n")
+		if len(rest) == 0 || (rest[0] != '"' && rest[0] != '\'') {
+			return "", local, errors.New("reading root element: unquoted attribute")
+		}
+		q := rest[0]
+		close := bytes.IndexByte(rest[1:], q)
+		if close < 0 {
+			return "", local, errors.New("reading root element: unterminated attribute")
+		}
+		value := rest[1 : 1+close]
+		rest = rest[close+2:]
+		if name == want {
+			return unescapeAttr(value), local, nil
+		}
+	}
+	if prefix != "" {
+		return "", local, fmt.Errorf("root element %s uses an undeclared prefix", qname)
+	}
+	return "", local, nil
+}
+
+// unescapeAttr resolves the predefined entities and character references
+// of an attribute value (namespace URIs rarely have any).
+func unescapeAttr(v []byte) string {
+	if bytes.IndexByte(v, '&') < 0 {
+		return string(v)
+	}
+	var tok struct {
+		V string `xml:"v,attr"`
+	}
+	if err := xml.Unmarshal([]byte(`<x v="`+string(v)+`"/>`), &tok); err != nil {
+		return string(v)
+	}
+	return tok.V
 }
 
 func relPath(base, p string) (string, error) {
