@@ -266,6 +266,7 @@ var ErrNoSchema = errors.New("no schema in the bundle for this namespace")
 type Schema struct {
 	bundle *Bundle
 	root   *SchemaFile
+	rel    string // root path relative to the bundle
 	x      *libxml.Schema
 }
 
@@ -293,7 +294,8 @@ func (b *Bundle) Schema(ns string) (*Schema, error) {
 			e.err = fmt.Errorf("schemas: %w", err)
 			return
 		}
-		e.schema = &Schema{bundle: b, root: root, x: x}
+		rel, _ := relPath(b.dir, root.Path)
+		e.schema = &Schema{bundle: b, root: root, rel: rel, x: x}
 	})
 	return e.schema, e.err
 }

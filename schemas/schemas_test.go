@@ -530,3 +530,11 @@ func TestProblemsStayOutOfLogs(t *testing.T) {
 		t.Fatalf("%s", buf.String())
 	}
 }
+
+func TestStripIndices(t *testing.T) {
+	for in, want := range map[string]string{"/a/b[2]/c[10]": "/a/b/c", "/a": "/a", "/a[": "/a[", "": ""} {
+		if got := StripIndices(in); got != want {
+			t.Errorf("StripIndices(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/xagw/xagw/internal/safexml"
@@ -226,9 +225,7 @@ func (s *Schema) Validate(data []byte, o ValidateOptions) *Result {
 }
 
 func (s *Schema) validate(data []byte, o ValidateOptions, r *Result) {
-	if rel, err := relPath(s.bundle.dir, s.root.Path); err == nil {
-		r.Schema = rel
-	}
+	r.Schema = s.rel
 	out := s.x.Validate(data, true, o.Base64, o.NonEmpty)
 	libxmlPaths := map[string]bool{}
 	for _, d := range out.Diags {
@@ -259,14 +256,22 @@ func (s *Schema) validate(data []byte, o ValidateOptions, r *Result) {
 	s.bundle.checkCodes(out.Codes, o, r)
 }
 
-var indexRE = regexp.MustCompile(`\[\d+\]`)
-
 // StripIndices turns "/a/b[2]/c" into "/a/b/c" (the form CodeLookup receives).
 func StripIndices(path string) string {
-	if !strings.Contains(path, "[") {
+	if strings.IndexByte(path, '[') < 0 {
 		return path
 	}
-	return indexRE.ReplaceAllString(path, "")
+	b := make([]byte, 0, len(path))
+	for i := 0; i < len(path); i++ {
+		if path[i] == '[' {
+			if j := strings.IndexByte(path[i:], ']'); j > 0 {
+				i += j
+				continue
+			}
+		}
+		b = append(b, path[i])
+	}
+	return string(b)
 }
 
 func (b *Bundle) checkCodes(codes []libxml.Code, o ValidateOptions, r *Result) {
@@ -296,7 +301,10 @@ func (b *Bundle) checkCodes(codes []libxml.Code, o ValidateOptions, r *Result) {
 			r.CodesUnchecked++
 			continue
 		}
-		value := strings.Join(strings.Fields(c.Value), " ") // xs:token collapses whitespace
+		value := c.Value
+		if strings.ContainsAny(value, " \t\r\n") {
+			value = strings.Join(strings.Fields(value), " ") // xs:token collapses whitespace
+		}
 		err := b.lists.Check(uri, ver, value)
 		if err == nil {
 			r.CodesChecked++

@@ -1,6 +1,8 @@
 package xauslaender
 
 import (
+	"sync"
+
 	"github.com/xagw/xagw/schemas"
 	"github.com/xagw/xagw/xauslaender/xsd"
 )
@@ -44,10 +46,23 @@ func options(data []byte) schemas.ValidateOptions {
 	if err != nil {
 		return schemas.ValidateOptions{}
 	}
+	key := ns + " " + local
+	if o, ok := optionCache.Load(key); ok {
+		return o.(schemas.ValidateOptions)
+	}
 	spec, _ := specByRoot(ns, local)
 	if spec == nil {
-		return schemas.ValidateOptions{}
+		return schemas.ValidateOptions{} // not cached: any root name could come in
 	}
+	o := optionsFor(spec)
+	optionCache.Store(key, o)
+	return o
+}
+
+// optionCache holds the options per message type (root namespace and name).
+var optionCache sync.Map
+
+func optionsFor(spec *xsd.MessageSpec) schemas.ValidateOptions {
 	m := spec.New()
 	paths := xsd.CodePaths(m)
 	lookup := func(path string) (schemas.CodeRef, bool) {

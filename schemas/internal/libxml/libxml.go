@@ -23,6 +23,7 @@ import (
 	"runtime/cgo"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -85,6 +86,9 @@ type Schema struct {
 	ctxs  chan *C.xagw_ctx
 	mu    sync.Mutex // guards freed
 	freed bool
+	// lists caches the C form of check lists (see checkList).
+	lists  sync.Map
+	nlists atomic.Int64
 }
 
 // maxDiags bounds the errors kept per call; a pathological document cannot
@@ -236,16 +240,11 @@ func (s *Schema) Validate(data []byte, collectCodes bool, base64Paths, nonEmptyP
 	}
 	var checks *C.char
 	if len(base64Paths)+len(nonEmptyPaths) > 0 {
-		// One list for C: "b/path" strict base64, "n/path" non-empty.
-		var b strings.Builder
-		for _, p := range base64Paths {
-			b.WriteString("b" + p + "\x00")
+		var cached bool
+		checks, cached = s.checkList(base64Paths, nonEmptyPaths)
+		if !cached {
+			defer C.free(unsafe.Pointer(checks))
 		}
-		for _, p := range nonEmptyPaths {
-			b.WriteString("n" + p + "\x00")
-		}
-		checks = C.CString(b.String())
-		defer C.free(unsafe.Pointer(checks))
 	}
 	st := C.xagw_validate(cx, (*C.char)(unsafe.Pointer(&data[0])), C.int(len(data)), &d, cp, checks)
 	runtime.KeepAlive(data)
@@ -254,6 +253,49 @@ func (s *Schema) Validate(data []byte, collectCodes bool, base64Paths, nonEmptyP
 	out.Diags = takeDiags(&d)
 	out.Codes = takeCodes(&codes)
 	return out
+}
+
+// checkKey identifies a pair of check lists by their backing arrays: the
+// typed model hands out the same slices for every message of a type.
+type checkKey struct {
+	b64, ne   *string
+	nb64, nne int
+}
+
+// maxCachedCheckLists bounds the cache (one entry per message type in
+// practice; callers building fresh slices each time are not cached).
+const maxCachedCheckLists = 256
+
+// checkList returns the C form of the check lists ("b/path", "n/path",
+// NUL-separated), cached per list pair; cached lists live as long as the
+// process and must not be freed.
+func (s *Schema) checkList(b64, ne []string) (*C.char, bool) {
+	k := checkKey{nb64: len(b64), nne: len(ne)}
+	if len(b64) > 0 {
+		k.b64 = &b64[0]
+	}
+	if len(ne) > 0 {
+		k.ne = &ne[0]
+	}
+	if v, ok := s.lists.Load(k); ok {
+		return v.(*C.char), true
+	}
+	var b strings.Builder
+	for _, p := range b64 {
+		b.WriteString("b" + p + "\x00")
+	}
+	for _, p := range ne {
+		b.WriteString("n" + p + "\x00")
+	}
+	cs := C.CString(b.String())
+	if s.nlists.Add(1) > maxCachedCheckLists {
+		return cs, false
+	}
+	if prev, loaded := s.lists.LoadOrStore(k, cs); loaded {
+		C.free(unsafe.Pointer(cs))
+		return prev.(*C.char), true
+	}
+	return cs, true
 }
 
 func takeDiags(d *C.xagw_diags) []Diag {
