@@ -8,7 +8,6 @@
 package safexml
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -97,20 +96,20 @@ func Check(data []byte, l Limits) error {
 
 // Parse checks data against the limits and returns it as an etree document
 // whose whitespace and attribute order are preserved exactly (signatures
-// depend on it). Attribute values are normalised as XML 1.0 §3.3.3 demands
-// (literal tab, CR, LF become spaces), which encoding/xml does not do by
-// itself; canonicalisation relies on the normalised values.
+// depend on it). The tree is the one etree's own reader would build, except
+// that attribute values are normalised as XML 1.0 §3.3.3 demands (literal
+// tab, CR, LF become spaces), which encoding/xml does not do by itself and
+// canonicalisation relies on. Checking and building are one pass.
 func Parse(data []byte, l Limits) (*etree.Document, error) {
-	if err := Check(data, l); err != nil {
-		return nil, err
+	l = l.withDefaults()
+	if int64(len(data)) > l.MaxBytes {
+		return nil, &Error{Kind: ErrTooLarge, Detail: fmt.Sprintf("%d bytes, limit %d", len(data), l.MaxBytes)}
 	}
 	doc := etree.NewDocument()
 	doc.ReadSettings.PreserveCData = true
-	if err := doc.ReadFromBytes(normalizeAttrWhitespace(data)); err != nil {
-		return nil, &Error{Kind: ErrSyntax, Detail: err.Error()}
-	}
-	if doc.Root() == nil {
-		return nil, &Error{Kind: ErrEmpty}
+	s := scanner{data: data, maxDepth: l.MaxDepth, doc: doc}
+	if err := s.run(); err != nil {
+		return nil, err
 	}
 	return doc, nil
 }
@@ -129,75 +128,4 @@ func firstWords(s string) string {
 		s = s[:40] + "…"
 	}
 	return "<!" + s + ">"
-}
-
-// normalizeAttrWhitespace replaces literal tab, LF, CR and CRLF inside
-// attribute values by a single space (XML 1.0 §3.3.3; character references
-// such as &#10; are untouched because they are not literal). It assumes a
-// well-formed document without DTD, which Check has established, and returns
-// data itself when there is nothing to change.
-func normalizeAttrWhitespace(data []byte) []byte {
-	const (
-		text = iota
-		tag
-		attr
-	)
-	var out []byte // nil until the first change
-	copied := 0    // data[:copied] is already in out
-	state, quote := text, byte(0)
-	for i := 0; i < len(data); i++ {
-		c := data[i]
-		switch state {
-		case text:
-			if c != '<' {
-				continue
-			}
-			rest := data[i:]
-			switch {
-			case bytes.HasPrefix(rest, []byte("<!--")):
-				i = skipPast(data, i+4, "-->")
-			case bytes.HasPrefix(rest, []byte("<![CDATA[")):
-				i = skipPast(data, i+9, "]]>")
-			case bytes.HasPrefix(rest, []byte("<?")):
-				i = skipPast(data, i+2, "?>")
-			default:
-				state = tag
-			}
-		case tag:
-			switch c {
-			case '"', '\'':
-				state, quote = attr, c
-			case '>':
-				state = text
-			}
-		case attr:
-			switch c {
-			case quote:
-				state = tag
-			case '\t', '\n', '\r':
-				if out == nil {
-					out = make([]byte, 0, len(data))
-				}
-				out = append(out, data[copied:i]...)
-				out = append(out, ' ')
-				if c == '\r' && i+1 < len(data) && data[i+1] == '\n' {
-					i++ // CRLF is one line end, hence one space
-				}
-				copied = i + 1
-			}
-		}
-	}
-	if out == nil {
-		return data
-	}
-	return append(out, data[copied:]...)
-}
-
-// skipPast returns the index of the last byte of the first occurrence of end
-// at or after from, or the last index of data.
-func skipPast(data []byte, from int, end string) int {
-	if k := bytes.Index(data[from:], []byte(end)); k >= 0 {
-		return from + k + len(end) - 1
-	}
-	return len(data) - 1
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/beevik/etree"
 )
 
 // scanner checks a document in one pass without building tokens. Character
@@ -18,6 +20,21 @@ type scanner struct {
 	pos      int
 	maxDepth int
 	stack    [][]byte // open element names (slices of data, no copies)
+
+	// When doc is set, the scanner also builds the tree, exactly as etree's
+	// own reader (on encoding/xml) would, but without tokenising character
+	// data byte by byte. open holds the elements that stack names.
+	doc  *etree.Document
+	open []*etree.Element
+}
+
+// parent is the element new nodes are added to: the innermost open element,
+// or the document itself outside the root.
+func (s *scanner) parent() *etree.Element {
+	if n := len(s.open); n > 0 {
+		return s.open[n-1]
+	}
+	return &s.doc.Element
 }
 
 func (s *scanner) fail(kind error, at int, format string, args ...any) *Error {
@@ -32,6 +49,9 @@ func (s *scanner) run() error {
 	s.pos = 0
 	if bytes.HasPrefix(d, []byte("\xef\xbb\xbf")) {
 		s.pos = 3
+		if s.doc != nil {
+			s.doc.CreateText("\ufeff") // encoding/xml reports the BOM as text
+		}
 	}
 	if err := s.xmlDecl(); err != nil {
 		return err
@@ -54,12 +74,24 @@ func (s *scanner) run() error {
 		var err error
 		switch {
 		case bytes.HasPrefix(rest, []byte("<!--")):
-			err = s.skipTo(s.pos+4, "-->", "comment")
+			from := s.pos + 4
+			if err = s.skipTo(from, "-->", "comment"); err == nil {
+				body := d[from : s.pos-3]
+				if bytes.Contains(body, []byte("--")) || bytes.HasSuffix(body, []byte("-")) {
+					return s.fail(ErrSyntax, from, `"--" is not allowed inside a comment`)
+				}
+				if s.doc != nil {
+					s.parent().CreateComment(string(body))
+				}
+			}
 		case bytes.HasPrefix(rest, []byte("<![CDATA[")):
 			if len(s.stack) == 0 {
 				return s.fail(ErrSyntax, s.pos, "CDATA section outside the root element")
 			}
-			err = s.skipTo(s.pos+9, "]]>", "CDATA section")
+			from := s.pos + 9
+			if err = s.skipTo(from, "]]>", "CDATA section"); err == nil && s.doc != nil {
+				s.parent().CreateCData(normalizeNewlines(d[from : s.pos-3]))
+			}
 		case bytes.HasPrefix(rest, []byte("<?")):
 			err = s.procInst()
 		case bytes.HasPrefix(rest, []byte("<!")):
@@ -136,41 +168,66 @@ func (s *scanner) xmlDecl() error {
 		return s.fail(ErrSyntax, s.pos, "XML declaration is not closed")
 	}
 	decl := rest[5:end]
-	if i := bytes.Index(decl, []byte("encoding")); i >= 0 {
-		v := decl[i+len("encoding"):]
-		v = bytes.TrimLeft(v, " \t\r\n")
-		if len(v) > 0 && v[0] == '=' {
-			v = bytes.TrimLeft(v[1:], " \t\r\n")
-			if len(v) > 1 && (v[0] == '"' || v[0] == '\'') {
-				if q := bytes.IndexByte(v[1:], v[0]); q >= 0 {
-					enc := string(v[1 : 1+q])
-					if !equalFoldASCII(enc, "UTF-8") && !equalFoldASCII(enc, "UTF8") {
-						return s.fail(ErrSyntax, s.pos, "encoding %q is not supported: send UTF-8", enc)
-					}
-				}
-			}
-		}
+	if v, ok := declAttr(decl, "version"); ok && v != "1.0" {
+		return s.fail(ErrSyntax, s.pos, "XML version %q is not supported: send XML 1.0", v)
+	}
+	if enc, ok := declAttr(decl, "encoding"); ok && !equalFoldASCII(enc, "UTF-8") && !equalFoldASCII(enc, "UTF8") {
+		return s.fail(ErrSyntax, s.pos, "encoding %q is not supported: send UTF-8", enc)
+	}
+	if s.doc != nil {
+		s.doc.CreateProcInst("xml", string(trimLeftSpace(rest[5:end])))
 	}
 	s.pos += end + 2
 	return nil
+}
+
+// declAttr reads a pseudo-attribute (name="value") of an XML declaration.
+func declAttr(decl []byte, name string) (string, bool) {
+	i := bytes.Index(decl, []byte(name))
+	if i < 0 {
+		return "", false
+	}
+	v := trimLeftSpace(decl[i+len(name):])
+	if len(v) == 0 || v[0] != '=' {
+		return "", false
+	}
+	v = trimLeftSpace(v[1:])
+	if len(v) < 2 || (v[0] != '"' && v[0] != '\'') {
+		return "", false
+	}
+	q := bytes.IndexByte(v[1:], v[0])
+	if q < 0 {
+		return "", false
+	}
+	return string(v[1 : 1+q]), true
 }
 
 // text checks character data between markup: outside the root only
 // whitespace, inside valid references and no "]]>".
 func (s *scanner) text(from, to int) error {
 	seg := s.data[from:to]
+	if len(seg) == 0 {
+		return nil
+	}
 	if len(s.stack) == 0 {
 		for i, c := range seg {
 			if !isSpace(c) {
 				return s.fail(ErrSyntax, from+i, "text outside the root element")
 			}
 		}
-		return nil
+	} else {
+		if i := bytes.Index(seg, []byte("]]>")); i >= 0 {
+			return s.fail(ErrSyntax, from+i, `"]]>" is not allowed in text`)
+		}
+		if err := s.references(seg, from); err != nil {
+			return err
+		}
 	}
-	if i := bytes.Index(seg, []byte("]]>")); i >= 0 {
-		return s.fail(ErrSyntax, from+i, `"]]>" is not allowed in text`)
+	if s.doc != nil {
+		// SetData sets etree's whitespace flag the way its reader does.
+		s.parent().CreateText("").SetData(decodeText(seg, false))
 	}
-	return s.references(seg, from)
+	return nil
 }
 
 // references validates every '&' in seg: one of the five predefined entities
@@ -248,8 +305,14 @@ func (s *scanner) procInst() error {
 	if equalFoldASCII(string(name), "xml") {
 		return s.fail(ErrSyntax, start, "XML declaration is only allowed at the very start")
 	}
+	if next < len(s.data) && !isSpace(s.data[next]) && !bytes.HasPrefix(s.data[next:], []byte("?>")) {
+		return s.fail(ErrSyntax, start, "processing instruction target %s must be followed by a space", name)
+	}
 	if err := s.skipTo(next, "?>", "processing instruction"); err != nil {
 		return err
+	}
+	if s.doc != nil {
+		s.parent().CreateProcInst(string(name), string(trimLeftSpace(s.data[next:s.pos-2])))
 	}
 	return nil
 }
@@ -272,6 +335,9 @@ func (s *scanner) endTag() error {
 		return s.fail(ErrSyntax, start, "element <%s> is closed by </%s>", s.stack[n-1], name)
 	}
 	s.stack = s.stack[:n-1]
+	if s.doc != nil {
+		s.open = s.open[:len(s.open)-1]
+	}
 	s.pos = i + 1
 	return nil
 }
@@ -286,6 +352,12 @@ func (s *scanner) startTag() error {
 	if len(s.stack)+1 > s.maxDepth {
 		return s.fail(ErrTooDeep, start, "limit %d", s.maxDepth)
 	}
+	var el *etree.Element
+	if s.doc != nil {
+		prefix, local := splitName(name)
+		el = s.parent().CreateElement(local)
+		el.Space = prefix
+	}
 	var attrs [][]byte
 	for {
 		j := s.skipSpace(i)
@@ -295,6 +367,9 @@ func (s *scanner) startTag() error {
 		switch {
 		case d[j] == '>':
 			s.stack = append(s.stack, name)
+			if el != nil {
+				s.open = append(s.open, el)
+			}
 			s.pos = j + 1
 			return nil
 		case d[j] == '/' && j+1 < len(d) && d[j+1] == '>':
@@ -333,17 +408,22 @@ func (s *scanner) startTag() error {
 		if err := s.references(val, k+1); err != nil {
 			return err
 		}
+		if el != nil {
+			// A placeholder key, renamed at once: CreateAttr would treat an
+			// unprefixed name as matching a prefixed one and overwrite it.
+			a := el.CreateAttr("\x00", decodeText(val, true))
+			a.Space, a.Key = splitName(attr)
+		}
 		i = k + 1 + q + 1
 	}
 }
 
 // name reads an XML name starting at i and returns it with the index after
-// it. Names are checked loosely (first character not a digit, '-' or '.');
-// the parser that follows applies the full production.
+// it, or nil if there is none.
 func (s *scanner) name(i int) ([]byte, int) {
 	d := s.data
 	j := i
-	for j < len(d) && !endsName[d[j]] {
+	for j < len(d) && nameByte[d[j]] {
 		j++
 	}
 	if j == i {
@@ -351,6 +431,13 @@ func (s *scanner) name(i int) ([]byte, int) {
 	}
 	if c := d[i]; (c >= '0' && c <= '9') || c == '-' || c == '.' {
 		return nil, i
+	}
+	// Namespaces in XML: a qualified name has at most one colon, with a
+	// non-empty prefix and local part.
+	if k := bytes.IndexByte(d[i:j], ':'); k >= 0 {
+		if k == 0 || i+k == j-1 || bytes.IndexByte(d[i+k+1:j], ':') >= 0 {
+			return nil, i
+		}
 	}
 	return d[i:j], j
 }
@@ -362,11 +449,14 @@ func (s *scanner) skipSpace(i int) int {
 	return i
 }
 
-// endsName marks the bytes that cannot be part of a name (a table because
-// names are the most frequent markup).
-var endsName = func() (t [256]bool) {
-	for _, c := range []byte(" \t\r\n>/=<\"'?&") {
-		t[c] = true
+// nameByte marks the bytes a name may contain: ASCII letters, digits and
+// "_:-.", and every byte of a multi-byte UTF-8 character (the parser that
+// follows applies the exact Unicode classes). A table because names are the
+// most frequent markup.
+var nameByte = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			c == '_' || c == ':' || c == '-' || c == '.'
 	}
 	return t
 }()
@@ -390,4 +480,107 @@ func equalFoldASCII(a, b string) bool {
 		}
 	}
 	return true
+}
+
+// splitName splits a qualified name (name has checked its form) at its colon.
+func splitName(n []byte) (prefix, local string) {
+	if i := bytes.IndexByte(n, ':'); i > 0 {
+		return string(n[:i]), string(n[i+1:])
+	}
+	return "", string(n)
+}
+
+func trimLeftSpace(b []byte) []byte {
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	return b
+}
+
+// normalizeNewlines turns CRLF and lone CR into LF (XML 1.0 §2.11).
+func normalizeNewlines(b []byte) string {
+	if bytes.IndexByte(b, '\r') < 0 {
+		return string(b)
+	}
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		if b[i] == '\r' {
+			out = append(out, '\n')
+			if i+1 < len(b) && b[i+1] == '\n' {
+				i++
+			}
+			continue
+		}
+		out = append(out, b[i])
+	}
+	return string(out)
+}
+
+// decodeText resolves the references in already-checked character data and
+// normalises line ends; in attribute values (attr) literal whitespace becomes
+// a space as XML 1.0 §3.3.3 demands. References are resolved after
+// normalisation, so &#10; stays a line feed.
+func decodeText(b []byte, attr bool) string {
+	if bytes.IndexByte(b, '&') < 0 && bytes.IndexByte(b, '\r') < 0 &&
+		(!attr || (bytes.IndexByte(b, '\n') < 0 && bytes.IndexByte(b, '\t') < 0)) {
+		return string(b) // the common case: nothing to do
+	}
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; c {
+		case '\r':
+			if i+1 < len(b) && b[i+1] == '\n' {
+				i++
+			}
+			if attr {
+				out = append(out, ' ')
+			} else {
+				out = append(out, '\n')
+			}
+		case '\n', '\t':
+			if attr {
+				out = append(out, ' ')
+			} else {
+				out = append(out, c)
+			}
+		case '&':
+			semi := bytes.IndexByte(b[i:], ';') // present: references() checked it
+			out = appendReference(out, b[i+1:i+semi])
+			i += semi
+		default:
+			out = append(out, c)
+		}
+	}
+	return string(out)
+}
+
+func appendReference(out, ref []byte) []byte {
+	switch string(ref) {
+	case "lt":
+		return append(out, '<')
+	case "gt":
+		return append(out, '>')
+	case "amp":
+		return append(out, '&')
+	case "apos":
+		return append(out, '\'')
+	case "quot":
+		return append(out, '"')
+	}
+	var v rune
+	digits, base := ref[1:], rune(10)
+	if digits[0] == 'x' {
+		digits, base = digits[1:], 16
+	}
+	for _, c := range digits {
+		switch {
+		case c >= '0' && c <= '9':
+			v = v*base + rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			v = v*base + rune(c-'a') + 10
+		default:
+			v = v*base + rune(c-'A') + 10
+		}
+	}
+	return utf8.AppendRune(out, v)
 }
