@@ -135,9 +135,11 @@ type Expect struct {
 type VendorExpect struct {
 	// Reply is "positive" (a reply linked to the message that is not a
 	// rejection: OZG.Statusmeldung, a Quittung, …), "rejection" (an XInneres
-	// Rückweisung naming the message) or "no-acceptance" (anything but a
-	// positive reply; a message that cannot even be opened has no id to
-	// reply to).
+	// Rückweisung naming the message), "no-rejection" (a valid follow-up
+	// message, e.g. a Rücknahme of an application the case system never
+	// saw: any reaction but a Rückweisung, including none) or
+	// "no-acceptance" (anything but a positive reply; a message that cannot
+	// even be opened has no id to reply to).
 	Reply string `json:"reply"`
 	// ReplyTypes, when set, lists the acceptable reply type codes.
 	ReplyTypes []string `json:"replyTypes,omitempty"`
@@ -152,6 +154,7 @@ type VendorExpect struct {
 const (
 	ReplyPositive     = "positive"
 	ReplyRejection    = "rejection"
+	ReplyNoRejection  = "no-rejection"
 	ReplyNoAcceptance = "no-acceptance"
 )
 
@@ -251,7 +254,7 @@ func (m *Manifest) check() error {
 		}
 		if v.Vendor != nil {
 			switch v.Vendor.Reply {
-			case ReplyPositive, ReplyRejection, ReplyNoAcceptance:
+			case ReplyPositive, ReplyRejection, ReplyNoRejection, ReplyNoAcceptance:
 			default:
 				return fmt.Errorf("%s: vendor.reply %q is unknown", where, v.Vendor.Reply)
 			}

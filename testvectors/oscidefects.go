@@ -144,6 +144,12 @@ type contentDefect struct {
 	readers func(addressee, other *x509.Certificate) []*x509.Certificate
 	// mutate changes the built content.
 	mutate func(*osci.RawContent) error
+	// inspected says an intermediary can see the defect (the content is
+	// not encrypted for the reader only, or its encryption parameters are
+	// readable), so a checking intermediary — the kit's own — refuses the
+	// order and the defect cannot be relayed to a case system by the
+	// runner. The vector file still shows what a case system would fetch.
+	inspected bool
 }
 
 var contentDefects = []contentDefect{
@@ -155,7 +161,7 @@ var contentDefects = []contentDefect{
 		mutate:  editContentCipher(func(c []byte) []byte { return c[:len(c)-4] })},
 	{name: "iv-length-unsupported", class: ClassOSCIIVLength, base: "store-signed-encrypted",
 		purpose: "osci128:IvLength announces Value=\"11\", a length AES-GCM in OSCI does not use: refuse before decrypting.",
-		mutate:  editIVLength("11")},
+		mutate:  editIVLength("11"), inspected: true},
 	{name: "iv-length-16-announced", class: ClassOSCIDecrypt, base: "store-signed-encrypted",
 		purpose: "osci128:IvLength announces 16 bytes for a cipher text made with a 12-byte IV: a reader that honours the announcement splits the data wrongly and the tag check fails.",
 		mutate:  editIVLength("16")},
@@ -167,10 +173,10 @@ var contentDefects = []contentDefect{
 		mutate:  editAttachment(func(b []byte) { b[len(b)/2] ^= 0x01 })},
 	{name: "tampered-signed-content", class: ClassOSCIDigest, base: "store-signed-plain",
 		purpose: "Inline content of a signed (unencrypted) container is changed after signing: the container signature's reference digest must not match.",
-		mutate:  editBase64Content},
+		mutate:  editBase64Content, inspected: true},
 	{name: "tampered-signed-attachment", class: ClassOSCIDigest, base: "store-attachments-plain",
 		purpose: "An attachment of a signed (unencrypted) container is changed after signing: the cid: reference digest must not match.",
-		mutate:  editAttachment(func(b []byte) { b[len(b)/2] ^= 0x01 })},
+		mutate:  editAttachment(func(b []byte) { b[len(b)/2] ^= 0x01 }), inspected: true},
 	{name: "content-signer-expired", class: ClassOSCICertExpired, base: "store-signed-encrypted", author: entSenderSigExpired,
 		purpose: "The container is signed (correctly) with a certificate that expired a year before the reference time."},
 	{name: "content-signer-not-yet-valid", class: ClassOSCICertNotYetValid, base: "store-signed-encrypted", author: entSenderSigNotYet,

@@ -461,8 +461,11 @@ func (g *osciGen) contentNegatives(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("content defect %s: %w", d.name, err)
 		}
-		if err := g.addNegative(d.name, d.class, d.purpose, data, osci.TypeResponseToFetchDelivery, entABHCipher, entABHCipher,
-			&VendorExpect{Reply: ReplyNoAcceptance, Delivery: "defect:" + d.name}); err != nil {
+		var vendor *VendorExpect
+		if !d.inspected {
+			vendor = &VendorExpect{Reply: ReplyNoAcceptance, Delivery: "defect:" + d.name}
+		}
+		if err := g.addNegative(d.name, d.class, d.purpose, data, osci.TypeResponseToFetchDelivery, entABHCipher, entABHCipher, vendor); err != nil {
 			return err
 		}
 	}

@@ -52,8 +52,12 @@ type HeaderFields struct {
 	Standard, Version string // root attributes
 	MessageType       string // nachrichtentyp/code
 	NachrichtenUUID   string
+	Created           string // erstellungszeitpunkt
 	Leser, Autor      string // kennung
-	AusloeserUUID     string // OZG replies
+	AutorName         string
+	// Antragsidentifikation is the application id of the OZG frame.
+	Antragsidentifikation string
+	AusloeserUUID         string // OZG replies
 	// RejectedUUID is rueckweisung/idNachricht/nachrichtenUUID of an
 	// XInneres Rückweisung: the message it rejects.
 	RejectedUUID string
@@ -150,8 +154,11 @@ func CheckHeader(data []byte) (HeaderFields, []Finding) {
 	id := child(kopf, "identifikation.nachricht")
 	hf.NachrichtenUUID = text(child(id, "nachrichtenUUID"))
 	hf.MessageType = text(child(child(id, "nachrichtentyp"), "code"))
+	hf.Created = text(child(id, "erstellungszeitpunkt"))
 	hf.Leser = text(child(child(kopf, "leser"), "kennung"))
 	hf.Autor = text(child(child(kopf, "autor"), "kennung"))
+	hf.AutorName = text(child(child(kopf, "autor"), "name"))
+	hf.Antragsidentifikation = text(child(root, "antragsidentifikation"))
 	hf.AusloeserUUID = text(child(root, "ausloeserUUID"))
 	hf.RejectedUUID = text(child(child(child(root, "rueckweisung"), "idNachricht"), "nachrichtenUUID"))
 
@@ -232,3 +239,7 @@ func text(e *etree.Element) string {
 	}
 	return strings.TrimSpace(e.Text())
 }
+
+// IsUUID reports whether s has the UUID form XÖV requires
+// (8-4-4-4-12 hexadecimal digits).
+func IsUUID(s string) bool { return uuidRE.MatchString(s) }

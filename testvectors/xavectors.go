@@ -138,7 +138,10 @@ func xaVectors(k *kit, b *schemas.Bundle) error {
 			Expect:  Expect{Outcome: OutcomeAccept, MessageType: s.Code, NachrichtenUUID: samples.UUID(s.Name)},
 		}
 		if toABH(s) {
-			v.Vendor = &VendorExpect{Reply: ReplyPositive}
+			v.Vendor = &VendorExpect{Reply: ReplyNoRejection}
+			if initialMessage[s.Code] {
+				v.Vendor.Reply = ReplyPositive
+			}
 		}
 		k.vectors = append(k.vectors, v)
 	}
@@ -170,6 +173,12 @@ func xaVectors(k *kit, b *schemas.Bundle) error {
 	}
 	return nil
 }
+
+// initialMessage are the EV→ABH types that open a case (an application, a
+// declaration): a case system answers them. Follow-ups (Rückkanal-Antwort,
+// Rücknahme, Rückmeldung, Empfangsbestätigung) refer to a case the kit
+// cannot have opened at the vendor, so only a Rückweisung is wrong.
+var initialMessage = map[string]bool{"130101": true, "130201": true, "130301": true, "130401": true}
 
 // rueckweisungCode is the type code of the XInneres Rückweisung.
 const rueckweisungCode = "0010"

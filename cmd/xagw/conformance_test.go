@@ -167,3 +167,78 @@ func TestConformanceUsageErrors(t *testing.T) {
 		t.Errorf("generate without a PKI: %d %s", code, errOut)
 	}
 }
+
+// conformance run against simulated case systems through the kit's own
+// intermediary on loopback: a well-behaved one conforms (exit 0), a
+// misbehaving one does not (exit 1, failures in text and JUnit).
+func TestConformanceRunSimulated(t *testing.T) {
+	only := []string{"--only", "xa.valid.130101.antrag-familiennachzug", "--only", "xa.invalid.codelist.", "--only", "osci.valid.store-attachments."}
+	args := append([]string{"conformance", "run", "--dir", kitDir, "--simulate", "good", "--wait", "2m"}, only...)
+	code, out, errOut := runCLI(t, nil, args...)
+	if code != 0 {
+		t.Fatalf("well-behaved: exit %d\n%s\n%s", code, out, errOut)
+	}
+	lines := map[string]string{}
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) >= 2 {
+			lines[f[1]] = strings.Join(append(f[:1:1], f[2:]...), " ")
+		}
+	}
+	for id, want := range map[string]string{
+		"xa.valid.130101.antrag-familiennachzug":               "PASS reply 130104",
+		"xa.invalid.codelist.unknown-code":                     "PASS reply 0010",
+		"osci.valid.store-attachments.storeDelivery":           "PASS reply 130104",
+		"osci.valid.store-attachments.responseToFetchDelivery": "SKIP OSCI protocol message: check it offline",
+	} {
+		if !strings.HasPrefix(lines[id], want) {
+			t.Errorf("%s: %q, want %q", id, lines[id], want)
+		}
+	}
+	if !strings.Contains(out, "— CONFORMS") {
+		t.Errorf("no verdict:\n%s", out)
+	}
+	junit := filepath.Join(t.TempDir(), "junit.xml")
+	args = append([]string{"conformance", "run", "--dir", kitDir, "--simulate", "bad", "--junit", junit, "--json"}, only...)
+	code, out, errOut = runCLI(t, nil, args...)
+	if code != 1 {
+		t.Fatalf("misbehaving: exit %d\n%s\n%s", code, out, errOut)
+	}
+	var r struct {
+		OK      bool `json:"ok"`
+		Results []struct{ ID, Status, Detail string }
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	failed := map[string]string{}
+	for _, res := range r.Results {
+		if res.Status == "fail" {
+			failed[res.ID] = res.Detail
+		}
+	}
+	if r.OK || !strings.Contains(failed["xa.invalid.codelist.unknown-code"], "was accepted") || !strings.Contains(failed["xa.valid.130101.antrag-familiennachzug"], "not signed") {
+		t.Fatalf("misbehaving run: ok=%v failures %v", r.OK, failed)
+	}
+	j, err := os.ReadFile(junit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Failures int `xml:"failures,attr"`
+	}
+	if err := xml.Unmarshal(j, &doc); err != nil || doc.Failures < len(failed) {
+		t.Fatalf("JUnit: %v, failures %d for %d failed vectors", err, doc.Failures, len(failed))
+	}
+}
+
+func TestConformanceRunUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"conformance", "run", "--simulate", "maybe"},
+		{"conformance", "run", "--directory", "x.json"},
+		{"conformance", "run", "--dir", kitDir, "--wait", "1s"}, // no vendor certificate
+	} {
+		if code, _, errOut := runCLI(t, nil, args...); code != 2 {
+			t.Errorf("%v: exit %d (%s), want 2", args, code, errOut)
+		}
+	}
+}
