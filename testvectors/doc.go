@@ -18,5 +18,5 @@
 // README.md in this directory is written for a vendor's engineer.
 package testvectors
 
-//go:generate go run ../cmd/xagw keys testpki --out pki --deterministic-seed xagw-conformance-kit-v1
+//go:generate go run ../cmd/xagw keys testpki --out pki --deterministic-seed xagw-conformance-kit-v1 --pin-file pki/PIN.txt
 //go:generate go run ../cmd/xagw conformance generate --out .

@@ -22,7 +22,7 @@ import (
 var ReferenceTime = samples.When
 
 // GeneratorCommand is the command recorded in the manifest.
-const GeneratorCommand = "xagw keys testpki --out testvectors/pki --deterministic-seed " + KitSeed + " && xagw conformance generate --out testvectors"
+const GeneratorCommand = "xagw keys testpki --out testvectors/pki --deterministic-seed " + KitSeed + " --pin-file testvectors/pki/PIN.txt && xagw conformance generate --out testvectors"
 
 // KitSeed is the public seed of the committed kit's test randomness (keys,
 // IVs, session keys, OAEP seeds, MIME boundaries, challenges, ids). Anyone
