@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -37,12 +38,23 @@ type GenerateOptions struct {
 	Dir string
 	// Bundle is the schema bundle the XAusländer messages are built with.
 	Bundle *schemas.Bundle
+	// Large also writes the on-demand files (a 100 MiB attachment); their
+	// hashes are recorded either way.
+	Large bool
 }
 
-// kit collects the files and vectors of a kit in memory.
+// kit collects the files and vectors of a kit in memory; on-demand files
+// wait in tmpDir.
 type kit struct {
-	files   map[string][]byte
-	vectors []Vector
+	files    map[string][]byte
+	onDemand map[string]onDemandFile
+	tmpDir   string
+	vectors  []Vector
+}
+
+type onDemandFile struct {
+	File
+	tmp string
 }
 
 func (k *kit) add(p string, data []byte) File {
@@ -61,7 +73,12 @@ func Generate(ctx context.Context, o GenerateOptions) (*Manifest, error) {
 	if o.Dir == "" || o.Bundle == nil {
 		return nil, errors.New("testvectors: Generate needs Dir and Bundle")
 	}
-	k := &kit{files: map[string][]byte{}}
+	tmp, err := os.MkdirTemp("", "xagw-generate-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	k := &kit{files: map[string][]byte{}, onDemand: map[string]onDemandFile{}, tmpDir: tmp}
 	if err := readPKIFiles(k, o.Dir); err != nil {
 		return nil, err
 	}
@@ -89,6 +106,9 @@ func Generate(ctx context.Context, o GenerateOptions) (*Manifest, error) {
 	for p, data := range k.files {
 		m.Files = append(m.Files, HashBytes(p, data))
 	}
+	for _, f := range k.onDemand {
+		m.Files = append(m.Files, f.File)
+	}
 	for _, v := range m.Vectors {
 		if v.NotReproducible != "" {
 			m.Deterministic = false
@@ -104,6 +124,17 @@ func Generate(ctx context.Context, o GenerateOptions) (*Manifest, error) {
 	}
 	if err := writeKit(o.Dir, k.files, out); err != nil {
 		return nil, err
+	}
+	if o.Large {
+		for _, f := range k.onDemand {
+			dst := filepath.Join(o.Dir, filepath.FromSlash(f.Path))
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				return nil, err
+			}
+			if err := moveFile(f.tmp, dst); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return m, nil
 }
@@ -164,6 +195,27 @@ func writeKit(dir string, files map[string][]byte, manifest []byte) error {
 		}
 	}
 	return writeIfChanged(filepath.Join(dir, ManifestFile), manifest)
+}
+
+// moveFile renames src to dst, copying across file systems.
+func moveFile(src, dst string) error {
+	if err := os.Rename(src, dst); err == nil {
+		return nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // generatedPath reports whether Generate owns the file (pki/ is written by

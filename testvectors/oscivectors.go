@@ -2,8 +2,13 @@ package testvectors
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/xagw/xagw/osci"
@@ -82,7 +87,7 @@ func (g *osciGen) keysFor(transport string, readers []string, signers []string) 
 // checked against what the generator knows (type, message id, the
 // XAusländer content it put in).
 func (g *osciGen) addValid(id, purpose string, m recordedMessage, want wantValid, vendor *VendorExpect) error {
-	ex, typ, err := g.env.expectValid(m.data, m.transport)
+	ex, typ, err := g.env.expectValid(bytesSource(m.data), m.transport, nil)
 	if err != nil {
 		return fmt.Errorf("%s: recorded %s does not open cleanly: %w", id, m.typ, err)
 	}
@@ -393,7 +398,109 @@ func (g *osciGen) scenarios(ctx context.Context) error {
 	if err := g.contentNegatives(ctx); err != nil {
 		return err
 	}
-	return g.orderNegatives(ctx)
+	if err := g.orderNegatives(ctx); err != nil {
+		return err
+	}
+	return g.largeAttachment(ctx)
+}
+
+// largeSize is the size of the on-demand attachment: large enough that a
+// reader that holds messages in memory notices.
+const largeSize = 100 << 20
+
+// largeData is the on-demand attachment's content: pseudo-random bytes
+// from the kit seed (incompressible, so no layer can shortcut it).
+func largeData() io.Reader {
+	return io.LimitReader(newDRBG([]byte(KitSeed), "large-attachment"), largeSize)
+}
+
+// largeAttachment records the on-demand vector: a storeDelivery with a
+// 100 MiB encrypted attachment, composed like the recorded
+// store-attachments order. Its bytes are written to a temporary file and
+// only hashed unless the caller asked for the large files.
+func (g *osciGen) largeAttachment(ctx context.Context) error {
+	const id = "osci.valid.store-large-attachment.storeDelivery"
+	base, err := g.recorded("osci.valid.store-attachments.storeDelivery")
+	if err != nil {
+		return err
+	}
+	sum := sha256.New()
+	if _, err := io.Copy(sum, largeData()); err != nil {
+		return err
+	}
+	attSHA := hex.EncodeToString(sum.Sum(nil))
+	tmp := filepath.Join(g.k.tmpDir, "large.mime")
+	err = seededRand([]byte(KitSeed), "osci-large", func() error {
+		o, err := g.env.open(base, entIntermediaryCipher, "")
+		if o == nil {
+			return err
+		}
+		defer o.Close()
+		if err != nil {
+			return err
+		}
+		sender := g.pki.mustIdentity(entSenderSig)
+		sigID := osci.CertID("originator", "signature", sender.Certificate)
+		abhCert := g.pki.cert(entABHCipher)
+		rc, certs, closer, err := osci.BuildContent(&osci.Delivery{Addressee: abhCert, Containers: []osci.ContentContainer{{
+			Sign: true, EncryptFor: []*x509.Certificate{abhCert}, Contents: []osci.Content{
+				{Data: g.k.files[docAntrag]},
+				{Attachment: &osci.Attachment{Name: "dokumentenpaket.bin", Size: largeSize, Open: func() (io.ReadCloser, error) { return io.NopCloser(largeData()), nil }}},
+			}}}}, &osci.Signing{Identity: sender}, sigID, g.w.dir)
+		if err != nil {
+			return err
+		}
+		defer closer.Close()
+		msg := o.Envelope.Message
+		msg.NonIntermediary = replaceContentCerts(msg.NonIntermediary, certs)
+		out, err := osci.Compose(&msg, osci.ComposeOptions{Signing: &osci.Signing{Identity: sender}, SignerCertID: sigID,
+			TransportTo: g.pki.cert(entIntermediaryCipher), Content: rc, SpoolDir: g.w.dir})
+		if err != nil {
+			return err
+		}
+		defer out.Close()
+		f, err := os.Create(tmp)
+		if err != nil {
+			return err
+		}
+		if _, err := out.WriteTo(f); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", id, err)
+	}
+	ex, typ, err := g.env.expectValid(fileSource(tmp), entIntermediaryCipher, []string{entABHCipher})
+	if err != nil {
+		return fmt.Errorf("%s does not open cleanly: %w", id, err)
+	}
+	found := false
+	for _, r := range ex.Readers {
+		for _, c := range r.Containers {
+			for _, ct := range c.Contents {
+				found = found || (ct.SHA256 == attSHA && ct.Size == largeSize)
+			}
+		}
+	}
+	if !found || typ != osci.TypeStoreDelivery {
+		return fmt.Errorf("%s: the ABH does not see the attachment", id)
+	}
+	file, err := HashFile(tmp)
+	if err != nil {
+		return err
+	}
+	file.Path, file.OnDemand = osciValidDir+"/store-large-attachment.storeDelivery.mime", true
+	g.k.onDemand[file.Path] = onDemandFile{File: file, tmp: tmp}
+	g.k.vectors = append(g.k.vectors, Vector{
+		ID: id, Kind: KindOSCI,
+		Purpose: "storeDelivery with a 100 MiB attachment, signed and encrypted for the ABH (made on demand: xagw conformance generate --large). A reader must stream it: memory must not grow with the attachment.",
+		Inputs:  []File{file},
+		Keys:    g.keysFor(ex.TransportKey, []string{entABHCipher}, []string{entSenderSig}),
+		Expect:  Expect{Outcome: OutcomeAccept, MessageType: typ.String(), OSCI: ex},
+	})
+	return nil
 }
 
 // recorded returns the input of a vector generated earlier.
@@ -453,7 +560,7 @@ func (g *osciGen) contentNegatives(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("control re-composition: %w", err)
 	}
-	if _, _, err := g.env.expectValid(control, entABHCipher); err != nil {
+	if _, _, err := g.env.expectValid(bytesSource(control), entABHCipher, nil); err != nil {
 		return fmt.Errorf("control re-composition does not open cleanly: %w", err)
 	}
 	for _, d := range contentDefects {

@@ -8,7 +8,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -126,9 +129,25 @@ func newOSCIEnv(dir string, m *Manifest) (*osciEnv, error) {
 	return env, nil
 }
 
+// source yields a message from its beginning, as often as asked (a file
+// for large messages, memory for the rest).
+type source func() (io.ReadCloser, error)
+
+func bytesSource(data []byte) source {
+	return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+}
+
+func fileSource(p string) source {
+	return func() (io.ReadCloser, error) { return os.Open(p) }
+}
+
 // open opens an OSCI message with the transport key and a reader key,
 // checking every signer against the kit policy at the reference time.
 func (env *osciEnv) open(data []byte, transport, reader string) (*osci.Opened, error) {
+	return env.openFrom(bytesSource(data), transport, reader)
+}
+
+func (env *osciEnv) openFrom(src source, transport, reader string) (*osci.Opened, error) {
 	var keys []*keystore.Identity
 	for _, name := range []string{transport, reader} {
 		if name == "" {
@@ -140,7 +159,12 @@ func (env *osciEnv) open(data []byte, transport, reader string) (*osci.Opened, e
 		}
 		keys = append(keys, id)
 	}
-	return osci.Open(bytes.NewReader(data), osci.OpenOptions{Keys: keys, Policy: env.pki.policy(), SpoolDir: env.spool})
+	r, err := src()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return osci.Open(r, osci.OpenOptions{Keys: keys, Policy: env.pki.policy(), SpoolDir: env.spool})
 }
 
 func (env *osciEnv) signature(rep *osci.SignatureReport) *OSCISignature {
@@ -201,10 +225,14 @@ func (env *osciEnv) describe(o *osci.Opened, reader string) (OSCIExpect, OSCIRea
 var readerCandidates = []string{entABHCipher, entABHCipher2048, entReaderCipher, entSenderCipher, entIntermediaryCipher}
 
 // expectValid computes the expectation of a valid message: it must open
-// without any error with its transport key, and each reader key that
-// decrypts content contributes its view.
-func (env *osciEnv) expectValid(data []byte, transport string) (*OSCIExpect, osci.MessageType, error) {
-	o, err := env.open(data, transport, "")
+// without any error with its transport key, and each reader key (of
+// candidates, nil for every cipher key of the kit) that decrypts content
+// contributes its view.
+func (env *osciEnv) expectValid(src source, transport string, candidates []string) (*OSCIExpect, osci.MessageType, error) {
+	if candidates == nil {
+		candidates = readerCandidates
+	}
+	o, err := env.openFrom(src, transport, "")
 	if o == nil {
 		return nil, 0, err
 	}
@@ -214,11 +242,11 @@ func (env *osciEnv) expectValid(data []byte, transport string) (*OSCIExpect, osc
 	if err != nil {
 		return nil, typ, err
 	}
-	for _, r := range readerCandidates {
+	for _, r := range candidates {
 		if r == transport {
 			continue
 		}
-		o, err := env.open(data, transport, r)
+		o, err := env.openFrom(src, transport, r)
 		if o == nil {
 			return nil, typ, err
 		}
@@ -262,9 +290,31 @@ func (env *osciEnv) verify(ctx context.Context, venv *verifyEnv, v *Vector) (got
 	if v.Expect.OSCI == nil {
 		return "", "", errors.New("the vector has no osci expectation")
 	}
-	data, err := venv.readInput(v.Inputs[0])
-	if err != nil {
-		return "", "", err
+	var src source
+	var data []byte
+	var candidates []string
+	if in := v.Inputs[0]; in.OnDemand {
+		p := filepath.Join(venv.dir, filepath.FromSlash(in.Path))
+		got, err := HashFile(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", "", errSkip{fmt.Sprintf("%s is made on demand (%d bytes): xagw conformance generate --large --out %s", in.Path, in.Size, venv.dir)}
+		}
+		if err != nil {
+			return "", "", err
+		}
+		if got.SHA256 != in.SHA256 || got.Size != in.Size {
+			return "", "", fmt.Errorf("%s: content differs from the manifest (sha256 %s, manifest %s)", in.Path, got.SHA256, in.SHA256)
+		}
+		src = fileSource(p)
+		for _, r := range v.Expect.OSCI.Readers {
+			candidates = append(candidates, r.Key)
+		}
+	} else {
+		var err error
+		if data, err = venv.readInput(in); err != nil {
+			return "", "", err
+		}
+		src = bytesSource(data)
 	}
 	spool, err := os.MkdirTemp("", "xagw-verify-*")
 	if err != nil {
@@ -275,9 +325,12 @@ func (env *osciEnv) verify(ctx context.Context, venv *verifyEnv, v *Vector) (got
 	e.spool = spool
 	ex := v.Expect.OSCI
 	if v.Expect.Outcome == OutcomeReject {
+		if data == nil {
+			return "", "", errors.New("negative vectors are not made on demand")
+		}
 		return e.verifyNegative(data, v.Expect)
 	}
-	have, typ, oerr := e.expectValid(data, ex.TransportKey)
+	have, typ, oerr := e.expectValid(src, ex.TransportKey, candidates)
 	if oerr != nil {
 		class := Primary(ClassifyOSCI(oerr))
 		return OutcomeReject + "/" + class, fmt.Sprintf("the message does not open cleanly: %v", oerr), nil

@@ -148,7 +148,11 @@ func (env *verifyEnv) verifyVector(ctx context.Context, v *Vector) report.Result
 	}
 	res.Duration = time.Since(start)
 	res.Got = got
+	var skip errSkip
 	switch {
+	case errors.As(err, &skip):
+		res.Status = report.StatusSkip
+		res.Detail = skip.why
 	case err != nil:
 		res.Status = report.StatusError
 		res.Detail = err.Error()

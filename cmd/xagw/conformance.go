@@ -32,7 +32,7 @@ func init() {
 const conformanceUsage = `usage:
   xagw conformance verify   [--dir testvectors] [--schemas DIR] [--json] [--junit FILE] [--only PREFIX ...]
   xagw conformance run      [--target URL ...] [--vendor-cipher CERT] [--simulate good|bad] ... (see 'xagw conformance run -h')
-  xagw conformance generate --out DIR [--schemas DIR]
+  xagw conformance generate --out DIR [--schemas DIR] [--large]
 
 verify checks this project against every vector of the kit; run delivers the
 vectors to a case system's mailbox and checks its replies; generate rebuilds
@@ -154,8 +154,9 @@ func conformanceGenerate(ctx context.Context, c *cli, args []string) int {
 	fs.SetOutput(c.Stderr)
 	out := fs.String("out", "", "kit directory to write (its pki/ folder must hold the test PKI from 'xagw keys testpki')")
 	schemaDir := fs.String("schemas", "", "schema bundle directory (default $XAGW_SCHEMAS, else ../shared/xrepository)")
+	large := fs.Bool("large", false, "also write the on-demand vectors (a storeDelivery with a 100 MiB attachment); their hashes are in the manifest either way")
 	fs.Usage = func() {
-		fmt.Fprintln(c.Stderr, "usage: xagw conformance generate --out DIR [--schemas DIR]")
+		fmt.Fprintln(c.Stderr, "usage: xagw conformance generate --out DIR [--schemas DIR] [--large]")
 		fmt.Fprintln(c.Stderr, "\nRebuilds every vector and manifest.json from the test PKI in DIR/pki, bit for bit:")
 		fmt.Fprintln(c.Stderr, "all randomness is a fixed test seed (TEST MATERIAL ONLY). Create the PKI first with")
 		fmt.Fprintln(c.Stderr, "  xagw keys testpki --out DIR/pki --deterministic-seed "+testvectors.KitSeed)
@@ -177,7 +178,7 @@ func conformanceGenerate(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprintf(c.Stderr, "xagw conformance generate: %v\n", err)
 		return 1
 	}
-	m, err := testvectors.Generate(ctx, testvectors.GenerateOptions{Dir: *out, Bundle: bundle})
+	m, err := testvectors.Generate(ctx, testvectors.GenerateOptions{Dir: *out, Bundle: bundle, Large: *large})
 	if err != nil {
 		fmt.Fprintf(c.Stderr, "xagw conformance generate: %v\n", err)
 		return 1

@@ -28,7 +28,7 @@ func copyKitFiles(t *testing.T, pkiOnly bool) string {
 		files = append(files, testvectors.ManifestFile)
 	}
 	for _, f := range m.Files {
-		if pkiOnly && !strings.HasPrefix(f.Path, "pki/") {
+		if (pkiOnly && !strings.HasPrefix(f.Path, "pki/")) || f.OnDemand {
 			continue
 		}
 		files = append(files, f.Path)

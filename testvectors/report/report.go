@@ -132,6 +132,8 @@ func WriteText(w io.Writer, r *Report) error {
 		switch res.Status {
 		case StatusPass:
 			b.WriteString(res.Got)
+		case StatusSkip:
+			b.WriteString(oneLine(res.Detail))
 		default:
 			if res.Expected != "" || res.Got != "" {
 				fmt.Fprintf(&b, "expected %s, got %s", orDash(res.Expected), orDash(res.Got))
