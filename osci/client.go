@@ -39,7 +39,9 @@ type Config struct {
 	// tests against intermediaries that do not decrypt; never in production.
 	PlainTransport bool
 	// HTTPClient performs the requests (default: a client with a 5-minute
-	// timeout). Context cancellation always applies.
+	// timeout). Context cancellation always applies. A client without its
+	// own Transport gets one that keeps up to 64 idle connections per
+	// intermediary instead of http.DefaultTransport's two.
 	HTTPClient *http.Client
 	// Languages is DesiredLanguages ("de" by default).
 	Languages string
@@ -80,6 +82,15 @@ func NewClient(cfg Config) (*Client, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 5 * time.Minute}
 	}
+	if cfg.HTTPClient.Transport == nil {
+		// http.DefaultTransport keeps two idle connections per host; a
+		// gateway sends with more workers than that to one intermediary and
+		// would open a new connection for most orders. A copy of the
+		// caller's client, so the caller's value is left alone.
+		hc := *cfg.HTTPClient
+		hc.Transport = keepAliveTransport
+		cfg.HTTPClient = &hc
+	}
 	if cfg.Languages == "" {
 		cfg.Languages = "de"
 	}
@@ -92,6 +103,14 @@ func NewClient(cfg Config) (*Client, error) {
 	}
 	return &Client{cfg: cfg, log: log.With("component", "osci.client")}, nil
 }
+
+// keepAliveTransport is http.DefaultTransport with enough idle connections
+// per intermediary for concurrent orders.
+var keepAliveTransport = func() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return t
+}()
 
 // originatorCerts returns the certificate entries that identify us.
 func (c *Client) originatorCerts(withCipher bool) []CertEntry {

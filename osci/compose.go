@@ -19,12 +19,6 @@ import (
 // explicit end tags and canonical escaping.
 var writeSettings = etree.WriteSettings{CanonicalEndTags: true, CanonicalText: true, CanonicalAttrVal: true}
 
-func serialize(el *etree.Element) []byte {
-	var b bytes.Buffer
-	el.WriteTo(&b, &writeSettings)
-	return b.Bytes()
-}
-
 // wireAttachment is an attachment as it goes on the wire (ciphertext for
 // encrypted attachments).
 type wireAttachment struct {

@@ -115,14 +115,17 @@ func (o *Opened) RawContent() *RawContent {
 // namespace prefixes el uses but does not declare, and that our envelope
 // does not bind the same way, are declared on el.
 func embeddable(el *etree.Element) []byte {
-	c := el.Copy()
 	ours := map[string]string{"ds": NSDS, "osci": NSOSCI, "soap": NSSOAP, "xenc": NSXENC, "xsi": NSXSI}
 	declared := map[string]bool{}
-	for _, a := range c.Attr {
+	for _, a := range el.Attr {
 		if a.Space == "xmlns" {
 			declared[a.Key] = true
 		}
 	}
+	// The declarations are appended to the element's own attributes, as
+	// CreateAttr on a copy would; writing them on the fly spares copying
+	// the tree (a content package is tens of kilobytes).
+	var extra []etree.Attr
 	for e := el.Parent(); e != nil; e = e.Parent() {
 		for _, a := range e.Attr {
 			if a.Space != "xmlns" || declared[a.Key] {
@@ -130,11 +133,11 @@ func embeddable(el *etree.Element) []byte {
 			}
 			declared[a.Key] = true
 			if ours[a.Key] != a.Value {
-				c.CreateAttr("xmlns:"+a.Key, a.Value)
+				extra = append(extra, etree.Attr{Space: "xmlns", Key: a.Key, Value: a.Value})
 			}
 		}
 	}
-	return serialize(c)
+	return serializeWith(el, extra)
 }
 
 // ContentPackageXML returns the envelope's ContentPackage element ready to

@@ -1,7 +1,6 @@
 package osci
 
 import (
-	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/xagw/xagw/internal/safexml"
+	"github.com/xagw/xagw/osci/internal/certcache"
 )
 
 // Envelope is a parsed OSCI SOAP envelope: the protocol Message plus what
@@ -309,12 +309,17 @@ func textOf(el *etree.Element) string { return strings.TrimSpace(el.Text()) }
 
 // decodeB64 decodes base64 content that may be wrapped with line breaks.
 func decodeB64(el *etree.Element) ([]byte, error) {
-	s := strings.Map(func(r rune) rune {
-		if r == ' ' || r == '\n' || r == '\r' || r == '\t' {
-			return -1
-		}
-		return r
-	}, el.Text())
+	s := el.Text()
+	if strings.IndexByte(s, ' ') >= 0 || strings.IndexByte(s, '\t') >= 0 {
+		// encoding/base64 skips CR and LF itself; only blanks and tabs need
+		// removing first.
+		s = strings.Map(func(r rune) rune {
+			if r == ' ' || r == '\n' || r == '\r' || r == '\t' {
+				return -1
+			}
+			return r
+		}, s)
+	}
 	b, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
 		return nil, &ParseError{Path: elementPath(el), Reason: "invalid base64", Err: err}
@@ -369,7 +374,7 @@ func parseCertHeader(el *etree.Element) ([]CertEntry, error) {
 		if err != nil {
 			return nil, err
 		}
-		cert, err := x509.ParseCertificate(der)
+		cert, err := certcache.Parse(der)
 		if err != nil {
 			return nil, &ParseError{Path: elementPath(xc), Reason: "invalid certificate", Err: err}
 		}

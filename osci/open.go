@@ -296,6 +296,9 @@ func (o *Opened) read(r io.Reader, opts OpenOptions, depth int) error {
 	if err != nil {
 		return mimeErr("reading the MIME header", err)
 	}
+	// Everything read below is copied out (envelope bytes, spools) before
+	// read returns.
+	defer mr.Release()
 	root, err := mr.NextPart()
 	if err != nil {
 		return mimeErr("reading the SOAP part", err)

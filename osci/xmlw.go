@@ -64,13 +64,24 @@ func (w *xw) b64(name, nsDecl string, data []byte, attrs ...string) {
 // Java MIME encoder's layout, visible in every SignatureValue of the
 // captures).
 func writeBase64Wrapped(buf *bytes.Buffer, data []byte) {
-	enc := base64.StdEncoding.EncodeToString(data)
-	for len(enc) >= 76 {
-		buf.WriteString(enc[:76])
+	n := base64.StdEncoding.EncodedLen(len(data))
+	buf.Grow(n + n/76)
+	// 57 input bytes are exactly one 76-character line, so encoding line by
+	// line gives the same text as encoding the whole and cutting it, without
+	// the intermediate copy.
+	var line [76]byte
+	for len(data) >= 57 {
+		base64.StdEncoding.Encode(line[:], data[:57])
+		buf.Write(line[:])
 		buf.WriteByte('\n')
-		enc = enc[76:]
+		data = data[57:]
 	}
-	buf.WriteString(enc)
+	m := base64.StdEncoding.EncodedLen(len(data))
+	base64.StdEncoding.Encode(line[:m], data)
+	buf.Write(line[:m])
+	if m == 76 { // 55 or 56 bytes: a complete line with padding
+		buf.WriteByte('\n')
+	}
 }
 
 // base64Wrapped returns writeBase64Wrapped's output as a string.

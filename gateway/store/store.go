@@ -127,6 +127,9 @@ func openSQLite(path string, opt Options) (*Store, error) {
 	// BEGIN IMMEDIATE takes the write lock at the start of a transaction,
 	// so a read-then-write transaction never fails half way with SQLITE_BUSY.
 	q.Set("_txlock", "immediate")
+	// Keep prepared statements per connection: every delivery runs the same
+	// statements, and preparing them each time cost measurable CPU.
+	q.Set("_stmt_cache_size", "64")
 	wdsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 	w, err := sqlx.Open("sqlite3", wdsn)
 	if err != nil {
@@ -146,6 +149,7 @@ func openSQLite(path string, opt Options) (*Store, error) {
 	rq := url.Values{}
 	rq.Set("_busy_timeout", "10000")
 	rq.Set("_query_only", "1")
+	rq.Set("_stmt_cache_size", "64")
 	r, err := sqlx.Open("sqlite3", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+rq.Encode())
 	if err != nil {
 		w.Close()

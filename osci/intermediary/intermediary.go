@@ -456,7 +456,10 @@ func (im *Intermediary) storeDelivery(c *call, o *osci.Opened, kind string) erro
 		c.resp.Feedback = osci.NewFeedback(osci.CodeNoMessageID)
 		return nil
 	}
-	d, err := im.saveDelivery(c.ctx, o, kind, certHash(addressee), now)
+	// One set of certificate inspections serves the stored card and the
+	// one in the response.
+	insp := im.inspections(&o.Message)
+	d, err := im.saveDelivery(c.ctx, o, kind, certHash(addressee), now, insp)
 	if err != nil {
 		return err
 	}
@@ -466,13 +469,13 @@ func (im *Intermediary) storeDelivery(c *call, o *osci.Opened, kind string) erro
 	}
 	c.resp.Feedback = c.success()
 	c.resp.ProcessCards = []osci.ProcessCardBundle{{MessageID: o.MessageID, RecentModification: now,
-		Creation: &osci.Timestamp{Plain: now}, Subject: o.Subject, Inspections: im.inspections(&o.Message)}}
+		Creation: &osci.Timestamp{Plain: now}, Subject: o.Subject, Inspections: insp}}
 	return nil
 }
 
 // saveDelivery writes the attachments and the delivery row. A nil delivery
 // (and nil error) means the message id was refused.
-func (im *Intermediary) saveDelivery(ctx context.Context, o *osci.Opened, kind, mailbox string, now time.Time) (*delivery, error) {
+func (im *Intermediary) saveDelivery(ctx context.Context, o *osci.Opened, kind, mailbox string, now time.Time, inspections []osci.Inspection) (*delivery, error) {
 	d := &delivery{msgID: o.MessageID, mailbox: mailbox, originator: certHash(o.Message.Cert(osci.SignatureCertificateOriginator)),
 		kind: kind, subject: o.Subject, content: o.ContentPackageXML(), created: now}
 	if d.content == nil {
@@ -481,7 +484,7 @@ func (im *Intermediary) saveDelivery(ctx context.Context, o *osci.Opened, kind, 
 	for _, e := range o.NonIntermediary {
 		d.certs = append(d.certs, storedCert{Element: e.Element, ID: e.ID, DER: e.Cert.Raw})
 	}
-	insp, err := json.Marshal(im.inspections(&o.Message))
+	insp, err := json.Marshal(inspections)
 	if err != nil {
 		return nil, err
 	}
@@ -736,7 +739,8 @@ func (im *Intermediary) forwardDelivery(c *call) error {
 		return nil
 	}
 	// Consume the message id first: a refused id never reaches the recipient.
-	d, err := im.saveDelivery(c.ctx, o, "forward", certHash(addressee), now)
+	insp := im.inspections(&o.Message)
+	d, err := im.saveDelivery(c.ctx, o, "forward", certHash(addressee), now, insp)
 	if err != nil {
 		return err
 	}
@@ -768,7 +772,7 @@ func (im *Intermediary) forwardDelivery(c *call) error {
 	}
 	c.resp.Feedback = c.success()
 	c.resp.ProcessCards = []osci.ProcessCardBundle{{MessageID: o.MessageID, RecentModification: received, Creation: &osci.Timestamp{Plain: now},
-		Forwarding: &osci.Timestamp{Plain: now}, Reception: &osci.Timestamp{Plain: received}, Subject: o.Subject, Inspections: im.inspections(&o.Message)}}
+		Forwarding: &osci.Timestamp{Plain: now}, Reception: &osci.Timestamp{Plain: received}, Subject: o.Subject, Inspections: insp}}
 	return nil
 }
 

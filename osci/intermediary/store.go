@@ -95,6 +95,10 @@ func openStore(dir string) (*store, error) {
 	q.Set("_foreign_keys", "on")
 	q.Set("_synchronous", "FULL")
 	q.Set("_txlock", "immediate")
+	// Keep prepared statements per connection: the same dozen statements
+	// run for every order, and preparing them each time was a measurable
+	// part of an order's CPU time.
+	q.Set("_stmt_cache_size", "64")
 	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?"
 	w, err := sql.Open("sqlite3", base+q.Encode())
 	if err != nil {
@@ -109,12 +113,14 @@ func openStore(dir string) (*store, error) {
 	rq := url.Values{}
 	rq.Set("_busy_timeout", "10000")
 	rq.Set("_query_only", "1")
+	rq.Set("_stmt_cache_size", "64")
 	r, err := sql.Open("sqlite3", base+rq.Encode())
 	if err != nil {
 		w.Close()
 		return nil, err
 	}
 	r.SetMaxOpenConns(4)
+	r.SetMaxIdleConns(4) // reopening a SQLite connection costs far more than keeping it
 	s := &store{w: w, r: r, blobs: filepath.Join(dir, "blobs")}
 	if err := s.removeOrphans(); err != nil {
 		s.close()

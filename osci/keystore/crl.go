@@ -73,7 +73,7 @@ func (s *CRLSet) CheckRevocation(cert, issuer *x509.Certificate, at time.Time) e
 		if !bytes.Equal(crl.RawIssuer, issuer.RawSubject) {
 			continue
 		}
-		if err := crl.CheckSignatureFrom(issuer); err != nil {
+		if err := checkCRLSignature(crl, issuer); err != nil {
 			problems = append(problems, fmt.Sprintf("CRL %v: signature: %v", crl.Number, err))
 			continue
 		}

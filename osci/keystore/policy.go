@@ -144,6 +144,45 @@ func (p *Policy) Check(cert *x509.Certificate, usage Usage, intermediates ...*x5
 	if p.Roots == nil {
 		return certErr(ErrUntrusted, cert, "no trust roots configured")
 	}
+	chain, err := p.chain(cert, intermediates, now)
+	if err != nil {
+		return err
+	}
+	for _, c := range chain[1:] {
+		if err := p.checkKeySize(c); err != nil {
+			return err
+		}
+	}
+	if p.Revocation != nil {
+		for i := 0; i+1 < len(chain); i++ {
+			if err := p.Revocation.CheckRevocation(chain[i], chain[i+1], now); err != nil {
+				if errors.Is(err, ErrRevoked) {
+					return certErr(ErrRevoked, chain[i], "%v", err)
+				}
+				return certErr(ErrRevocationUnknown, chain[i], "%v", err)
+			}
+		}
+	}
+	return nil
+}
+
+// chain returns a verified chain from cert to a root: x509.Verify's first
+// chain, or the one it built earlier for the same inputs (see chainCache)
+// once the validity of each of its certificates has been checked at now.
+func (p *Policy) chain(cert *x509.Certificate, intermediates []*x509.Certificate, now time.Time) ([]*x509.Certificate, error) {
+	key := newChainKey(p, cert, intermediates)
+	if chain := cachedChain(key); chain != nil {
+		for _, c := range chain[1:] { // the leaf was checked by the caller
+			if now.Before(c.NotBefore) || now.After(c.NotAfter) {
+				// Let x509.Verify name the failure exactly as before.
+				chain = nil
+				break
+			}
+		}
+		if chain != nil {
+			return chain, nil
+		}
+	}
 	pool := x509.NewCertPool()
 	if p.Intermediates != nil {
 		pool = p.Intermediates.Clone()
@@ -161,25 +200,10 @@ func (p *Policy) Check(cert *x509.Certificate, usage Usage, intermediates ...*x5
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 	})
 	if err != nil {
-		return chainError(cert, err)
+		return nil, chainError(cert, err)
 	}
-	chain := chains[0]
-	for _, c := range chain[1:] {
-		if err := p.checkKeySize(c); err != nil {
-			return err
-		}
-	}
-	if p.Revocation != nil {
-		for i := 0; i+1 < len(chain); i++ {
-			if err := p.Revocation.CheckRevocation(chain[i], chain[i+1], now); err != nil {
-				if errors.Is(err, ErrRevoked) {
-					return certErr(ErrRevoked, chain[i], "%v", err)
-				}
-				return certErr(ErrRevocationUnknown, chain[i], "%v", err)
-			}
-		}
-	}
-	return nil
+	rememberChain(key, chains[0])
+	return chains[0], nil
 }
 
 func chainError(cert *x509.Certificate, err error) error {

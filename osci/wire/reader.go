@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 )
 
 // Limits bound what a [Reader] accepts. Zero fields take the defaults. Part
@@ -114,6 +115,8 @@ type Reader struct {
 	closed  bool
 	err     error // sticky
 	ids     map[string]int
+
+	released bool
 }
 
 // NewReader reads the entity headers at the start of r (MIME-Version,
@@ -150,7 +153,35 @@ func NewReaderContentType(r io.Reader, contentType string, l Limits) (*Reader, e
 }
 
 func newReader(r io.Reader, l Limits) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, readBufferSize), lim: l.withDefaults(), ids: map[string]int{}}
+	br := readBuffers.Get().(*bufio.Reader)
+	br.Reset(r)
+	return &Reader{br: br, lim: l.withDefaults(), ids: map[string]int{}}
+}
+
+// readBuffers recycle the 64 KiB read buffers: opening one OSCI message
+// takes two readers (outer and inner message), and a delivery opens
+// several messages.
+var readBuffers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+
+// released stands in for the buffer of a released Reader: every read fails.
+type released struct{}
+
+func (released) Read([]byte) (int, error) { return 0, errReleased }
+
+var errReleased = errors.New("wire: reader used after Release")
+
+// Release gives the Reader's buffer back for reuse by later Readers. Call it
+// once nothing reads from the Reader or its parts any more; reads after
+// Release fail. Not calling it is fine (the buffer is then left to the
+// garbage collector).
+func (r *Reader) Release() {
+	if r.released {
+		return
+	}
+	r.released = true
+	r.br.Reset(nil)
+	readBuffers.Put(r.br)
+	r.br = bufio.NewReaderSize(released{}, 16)
 }
 
 func (r *Reader) setContentType(ct string) error {

@@ -1,10 +1,12 @@
 package xmldsig
 
 import (
+	"bufio"
 	"bytes"
 	"io"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/beevik/etree"
 )
@@ -48,6 +50,23 @@ type canonicalWriter interface {
 	io.Writer
 	WriteString(string) (int, error)
 	WriteByte(byte) error
+}
+
+// c14nBuffers are the write buffers between the canonicaliser and a digest:
+// a message signature digests a dozen elements, and a fresh 32 KiB buffer
+// for each was most of the garbage of signing and verifying.
+var c14nBuffers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 32<<10) }}
+
+// digestC14N writes the canonical form of el into d (a hash) through a
+// pooled buffer.
+func digestC14N(d io.Writer, el *etree.Element, opt c14nOptions) error {
+	bw := c14nBuffers.Get().(*bufio.Writer)
+	bw.Reset(d)
+	writeC14N(bw, el, opt)
+	err := bw.Flush()
+	bw.Reset(nil)
+	c14nBuffers.Put(bw)
+	return err
 }
 
 func writeC14N(w canonicalWriter, el *etree.Element, opt c14nOptions) {

@@ -1,7 +1,6 @@
 package xmldsig
 
 import (
-	"bufio"
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
@@ -204,14 +203,10 @@ func digestForSigning(d io.Writer, r Reference, parent *etree.Element, idx *IDIn
 					return "", nil, errorf(ErrMalformed, uri, "covers the signature's own position; add the enveloped-signature transform")
 				}
 			}
-			bw := bufio.NewWriterSize(d, 32<<10)
-			writeC14N(bw, r.Element, c14nOptions{withComments: transforms[0] == C14N10WithComments})
-			return uri, transforms, bw.Flush()
+			return uri, transforms, digestC14N(d, r.Element, c14nOptions{withComments: transforms[0] == C14N10WithComments})
 		case len(transforms) == 2 && transforms[0] == TransformEnveloped && transforms[1] == C14N10:
 			// The signature does not exist yet; excluding it is implicit.
-			bw := bufio.NewWriterSize(d, 32<<10)
-			writeC14N(bw, r.Element, c14nOptions{})
-			return uri, transforms, bw.Flush()
+			return uri, transforms, digestC14N(d, r.Element, c14nOptions{})
 		}
 		return "", nil, errorf(ErrUnsupported, uri, "transform chain %v", transforms)
 	case r.Data != nil:
@@ -285,15 +280,24 @@ func (s *Signer) signDigest(digest []byte, alg signatureAlg) ([]byte, error) {
 // Base64Content): 76-character lines, each complete line followed by LF
 // (so a value whose length is a multiple of 76 ends with LF, others do not).
 func EncodeBase64Lines(b []byte) string {
-	s := base64.StdEncoding.EncodeToString(b)
+	n := base64.StdEncoding.EncodedLen(len(b))
 	var out strings.Builder
-	out.Grow(len(s) + len(s)/76)
-	for len(s) >= 76 {
-		out.WriteString(s[:76])
+	out.Grow(n + n/76)
+	// 57 input bytes make exactly one line: encoding line by line avoids an
+	// intermediate copy of the whole text.
+	var line [76]byte
+	for len(b) >= 57 {
+		base64.StdEncoding.Encode(line[:], b[:57])
+		out.Write(line[:])
 		out.WriteByte('\n')
-		s = s[76:]
+		b = b[57:]
 	}
-	out.WriteString(s)
+	m := base64.StdEncoding.EncodedLen(len(b))
+	base64.StdEncoding.Encode(line[:m], b)
+	out.Write(line[:m])
+	if m == 76 { // 55 or 56 bytes: a complete line with padding
+		out.WriteByte('\n')
+	}
 	return out.String()
 }
 

@@ -29,6 +29,8 @@ import (
 	"strings"
 
 	"github.com/beevik/etree"
+
+	"github.com/xagw/xagw/osci/internal/certcache"
 )
 
 // Error kinds; every error from this package wraps one (errors.Is).
@@ -232,7 +234,7 @@ func parseKeyInfo(k *etree.Element) (KeyInfo, error) {
 				if err != nil {
 					return ki, errorf(ErrMalformed, "", "ds:X509Certificate: %v", err)
 				}
-				cert, err := x509.ParseCertificate(der)
+				cert, err := certcache.Parse(der)
 				if err != nil {
 					return ki, errorf(ErrMalformed, "", "ds:X509Certificate: %v", err)
 				}
@@ -314,6 +316,10 @@ func textContent(el *etree.Element) string {
 
 // decodeBase64 decodes base64 text with line breaks and other white space.
 func decodeBase64(s string) ([]byte, error) {
+	if strings.IndexByte(s, ' ') < 0 && strings.IndexByte(s, '\t') < 0 {
+		// encoding/base64 skips CR and LF by itself: no copy without them.
+		return base64.StdEncoding.DecodeString(s)
+	}
 	s = strings.Map(func(r rune) rune {
 		switch r {
 		case ' ', '\t', '\r', '\n':
@@ -398,7 +404,7 @@ func CertificateByID(idx *IDIndex, id string) (*x509.Certificate, error) {
 	if err != nil {
 		return nil, errorf(ErrMalformed, "#"+id, "ds:X509Certificate: %v", err)
 	}
-	cert, err := x509.ParseCertificate(der)
+	cert, err := certcache.Parse(der)
 	if err != nil {
 		return nil, errorf(ErrMalformed, "#"+id, "ds:X509Certificate: %v", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/beevik/etree"
+	"github.com/xagw/xagw/osci/internal/certcache"
 	"github.com/xagw/xagw/osci/xmldsig"
 )
 
@@ -251,7 +252,7 @@ func parseEncryptedKey(el *etree.Element) (*EncryptedKey, error) {
 					if err != nil {
 						return nil, newError(ErrMalformed, "ds:X509Certificate: %v", err)
 					}
-					if ek.Certificate, err = x509.ParseCertificate(der); err != nil {
+					if ek.Certificate, err = certcache.Parse(der); err != nil {
 						return nil, newError(ErrMalformed, "ds:X509Certificate: %v", err)
 					}
 				}
@@ -460,11 +461,17 @@ func children(el *etree.Element) ([]*etree.Element, error) {
 }
 
 func decodeText(el *etree.Element) ([]byte, error) {
-	s := strings.Map(func(r rune) rune {
+	s := el.Text()
+	if strings.IndexByte(s, ' ') < 0 && strings.IndexByte(s, '\t') < 0 {
+		// encoding/base64 skips CR and LF by itself: a CipherValue (tens of
+		// kilobytes) is decoded without first being copied rune by rune.
+		return base64.StdEncoding.DecodeString(s)
+	}
+	s = strings.Map(func(r rune) rune {
 		if r == ' ' || r == '\t' || r == '\r' || r == '\n' {
 			return -1
 		}
 		return r
-	}, el.Text())
+	}, s)
 	return base64.StdEncoding.DecodeString(s)
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // Streaming AES-GCM (NIST SP 800-38D) for payloads too large for memory.
@@ -229,6 +230,8 @@ type sealReader struct {
 	done bool
 	iv   []byte
 	sent bool
+
+	pooled *[]byte // buf's pool entry, returned once the last chunk is out
 }
 
 func newSealReader(key, iv []byte, src io.Reader) (*sealReader, error) {
@@ -236,8 +239,14 @@ func newSealReader(key, iv []byte, src io.Reader) (*sealReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sealReader{src: src, core: core, ctr: newCTR(core.block, core.counter), buf: make([]byte, gcmChunk), iv: append([]byte(nil), iv...)}, nil
+	buf := chunkBuffers.Get().(*[]byte)
+	return &sealReader{src: src, core: core, ctr: newCTR(core.block, core.counter), buf: (*buf)[:gcmChunk], pooled: buf, iv: append([]byte(nil), iv...)}, nil
 }
+
+// chunkBuffers recycle the 64 KiB chunk buffers of sealing and
+// authenticating: every delivery seals and opens several (mostly small)
+// messages, and a fresh buffer each time was a large part of the garbage.
+var chunkBuffers = sync.Pool{New: func() any { b := make([]byte, gcmChunk); return &b }}
 
 func (r *sealReader) Read(p []byte) (int, error) {
 	for len(r.out) == 0 {
@@ -251,6 +260,10 @@ func (r *sealReader) Read(p []byte) (int, error) {
 		if r.eof {
 			t := r.core.tag()
 			r.out, r.done = t[:], true
+			if r.pooled != nil { // nothing refers to buf any more
+				chunkBuffers.Put(r.pooled)
+				r.buf, r.pooled = nil, nil
+			}
 			break
 		}
 		n, err := io.ReadFull(r.src, r.buf)
@@ -275,7 +288,9 @@ func (r *sealReader) Read(p []byte) (int, error) {
 // gcmAuthenticate reads the ciphertext section of src (after the IV, before
 // the tag) once, computing the tag, and compares it with the stored one.
 func gcmAuthenticate(core *gcmCore, src io.ReaderAt, ctOff, ctLen int64) error {
-	buf := make([]byte, gcmChunk)
+	pooled := chunkBuffers.Get().(*[]byte)
+	defer chunkBuffers.Put(pooled)
+	buf := (*pooled)[:gcmChunk]
 	for off := int64(0); off < ctLen; {
 		n := min(int64(len(buf)), ctLen-off)
 		if _, err := src.ReadAt(buf[:n], ctOff+off); err != nil {
@@ -362,7 +377,8 @@ func openGCM(key []byte, ivLen int, src io.ReaderAt, size int64) (io.Reader, err
 		return nil, err
 	}
 	second, _ := newGCMCore(key, iv)
-	r := &openReader{src: src, ctOff: int64(ivLen), ctLen: ctLen, core: second, ctr: newCTR(second.block, second.counter), buf: make([]byte, gcmChunk)}
+	// Most ciphertexts are far smaller than a chunk.
+	r := &openReader{src: src, ctOff: int64(ivLen), ctLen: ctLen, core: second, ctr: newCTR(second.block, second.counter), buf: make([]byte, min(gcmChunk, ctLen))}
 	r.want = core.tag()
 	return r, nil
 }

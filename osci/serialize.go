@@ -1,0 +1,126 @@
+package osci
+
+import (
+	"bytes"
+
+	"github.com/beevik/etree"
+)
+
+// serialize writes el exactly as el.WriteTo(w, &writeSettings) would, but
+// fast for the common case. etree escapes text rune by rune (UTF-8 decoding
+// and a character-range test per rune), which made serialising the base64
+// of a content container or CipherValue one of the larger costs of a
+// delivery. Here text and attribute values made only of printable ASCII
+// that needs no escaping are copied as they are; anything else (markup
+// characters, control characters, non-ASCII, CDATA, comments) is handed to
+// etree's own writer for that token, so the output is identical by
+// construction.
+func serialize(el *etree.Element) []byte { return serializeWith(el, nil) }
+
+// serializeWith serialises el as if the attributes extra had been appended
+// to it (etree's CreateAttr on a copy of el).
+func serializeWith(el *etree.Element, extra []etree.Attr) []byte {
+	var b bytes.Buffer
+	b.Grow(serializedSizeHint(el))
+	writeFast(&b, el, extra)
+	return b.Bytes()
+}
+
+// plainByte marks bytes that etree writes unescaped in canonical text and
+// canonical attribute values alike: printable ASCII except & < > " '.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = true
+	}
+	for _, c := range `&<>"'` {
+		t[c] = false
+	}
+	return t
+}()
+
+// plainText reports whether s can be copied as character data: plain bytes
+// plus TAB and LF (which canonical text leaves alone).
+func plainText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !plainByte[c] && c != '\n' && c != '\t' {
+			return false
+		}
+	}
+	return true
+}
+
+func plainAttrValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !plainByte[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+func writeName(b *bytes.Buffer, space, local string) {
+	if space != "" {
+		b.WriteString(space)
+		b.WriteByte(':')
+	}
+	b.WriteString(local)
+}
+
+func writeFast(b *bytes.Buffer, e *etree.Element, extra []etree.Attr) {
+	b.WriteByte('<')
+	writeName(b, e.Space, e.Tag)
+	for i := range len(e.Attr) + len(extra) {
+		var a *etree.Attr
+		if i < len(e.Attr) {
+			a = &e.Attr[i]
+		} else {
+			a = &extra[i-len(e.Attr)]
+		}
+		b.WriteByte(' ')
+		if !plainAttrValue(a.Value) {
+			a.WriteTo(b, &writeSettings)
+			continue
+		}
+		writeName(b, a.Space, a.Key)
+		b.WriteString(`="`)
+		b.WriteString(a.Value)
+		b.WriteByte('"')
+	}
+	b.WriteByte('>')
+	for _, c := range e.Child {
+		switch t := c.(type) {
+		case *etree.Element:
+			writeFast(b, t, nil)
+		case *etree.CharData:
+			if !t.IsCData() && plainText(t.Data) {
+				b.WriteString(t.Data)
+			} else {
+				t.WriteTo(b, &writeSettings)
+			}
+		default:
+			c.WriteTo(b, &writeSettings)
+		}
+	}
+	// writeSettings.CanonicalEndTags: an empty element is <a></a> too.
+	b.WriteString("</")
+	writeName(b, e.Space, e.Tag)
+	b.WriteByte('>')
+}
+
+// serializedSizeHint estimates the output size (text dominates) so the
+// buffer grows once.
+func serializedSizeHint(e *etree.Element) int {
+	n := 2*len(e.Tag) + 8
+	for _, a := range e.Attr {
+		n += len(a.Key) + len(a.Space) + len(a.Value) + 4
+	}
+	for _, c := range e.Child {
+		switch t := c.(type) {
+		case *etree.Element:
+			n += serializedSizeHint(t)
+		case *etree.CharData:
+			n += len(t.Data)
+		}
+	}
+	return n
+}
