@@ -334,6 +334,7 @@ type FileProblem struct {
 	Problem string
 }
 
+// String returns "path: problem".
 func (p FileProblem) String() string { return p.Path + ": " + p.Problem }
 
 // CheckFiles hashes every file the manifest lists and reports those that

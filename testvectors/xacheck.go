@@ -20,6 +20,7 @@ type Finding struct {
 	Message string `json:"message"`
 }
 
+// String returns "class line N path: message".
 func (f Finding) String() string {
 	var b strings.Builder
 	b.WriteString(f.Class)
