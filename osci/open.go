@@ -310,7 +310,7 @@ func (o *Opened) read(r io.Reader, opts OpenOptions, depth int) error {
 	if limit <= 0 {
 		limit = safexml.DefaultMaxBytes
 	}
-	xmlData, err := safexml.ReadAll(root, safexml.Limits{MaxBytes: limit})
+	xmlData, err := readRoot(root, limit)
 	if err != nil {
 		return mimeErr("reading the SOAP part", err)
 	}
@@ -366,6 +366,26 @@ func (o *Opened) read(r io.Reader, opts OpenOptions, depth int) error {
 		o.Attachments = append(o.Attachments, a)
 	}
 	return nil
+}
+
+// readRoot reads the SOAP part, at most limit bytes (safexml.ErrTooLarge
+// beyond). A declared Content-Length only sizes the buffer: the reference
+// declares wrong lengths for transport envelopes, so it is never trusted
+// for the content.
+func readRoot(p *wire.Part, limit int64) ([]byte, error) {
+	var b bytes.Buffer
+	if d := p.DeclaredLength(); d > 0 {
+		b.Grow(int(min(d, limit, 64<<20)) + 512)
+	} else {
+		b.Grow(16 << 10)
+	}
+	if _, err := b.ReadFrom(io.LimitReader(p, limit+1)); err != nil {
+		return nil, err
+	}
+	if int64(b.Len()) > limit {
+		return nil, &safexml.Error{Kind: safexml.ErrTooLarge, Detail: fmt.Sprintf("more than %d bytes", limit)}
+	}
+	return b.Bytes(), nil
 }
 
 // mimeErr reports a message whose MIME structure is unusable: a 9100

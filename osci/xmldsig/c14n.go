@@ -287,8 +287,12 @@ var (
 	attrEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", `"`, "&quot;", "\t", "&#x9;", "\n", "&#xA;", "\r", "&#xD;")
 )
 
+// escapeText and escapeAttr write s unchanged when it has nothing to
+// escape, which is almost always. Long text (base64 content) is searched
+// byte by byte with the vectorised IndexByte, short strings with a table;
+// strings.ContainsAny built its character set on every call.
 func escapeText(w canonicalWriter, s string) {
-	if !strings.ContainsAny(s, "&<>\r") {
+	if !needsEscape(s, &textSpecial, "&<>\r") {
 		w.WriteString(s)
 		return
 	}
@@ -296,9 +300,35 @@ func escapeText(w canonicalWriter, s string) {
 }
 
 func escapeAttr(w canonicalWriter, s string) {
-	if !strings.ContainsAny(s, "&<\"\t\n\r") {
+	if !needsEscape(s, &attrSpecial, "&<\"\t\n\r") {
 		w.WriteString(s)
 		return
 	}
 	attrEscaper.WriteString(w, s)
+}
+
+var textSpecial, attrSpecial = specials("&<>\r"), specials("&<\"\t\n\r")
+
+func specials(chars string) (t [256]bool) {
+	for i := 0; i < len(chars); i++ {
+		t[chars[i]] = true
+	}
+	return t
+}
+
+func needsEscape(s string, table *[256]bool, chars string) bool {
+	if len(s) > 256 {
+		for i := 0; i < len(chars); i++ {
+			if strings.IndexByte(s, chars[i]) >= 0 {
+				return true
+			}
+		}
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if table[s[i]] {
+			return true
+		}
+	}
+	return false
 }
