@@ -134,7 +134,7 @@ func inheritedXMLAttrs(el *etree.Element) []etree.Attr {
 type nsNode struct{ prefix, uri string }
 
 type attrNode struct {
-	uri, local, qname, value string
+	uri, local, prefix, value string
 }
 
 func writeElement(w canonicalWriter, el *etree.Element, parentScope, rendered map[string]string, extra []etree.Attr, apex bool, opt c14nOptions) {
@@ -158,11 +158,13 @@ func writeElement(w canonicalWriter, el *etree.Element, parentScope, rendered ma
 	// Namespace nodes to render: those whose value differs from what the
 	// nearest rendered ancestor has. Below the apex, an element without
 	// declarations has its parent's scope, which is rendered already.
-	var nss []nsNode
-	for p, uri := range scope {
-		if !apex && !hasDecl {
-			break
-		}
+	var nsBuf [8]nsNode
+	nss := nsBuf[:0]
+	nsScope := scope
+	if !apex && !hasDecl {
+		nsScope = nil // nothing new in scope: skip the map iteration
+	}
+	for p, uri := range nsScope {
 		if p == "xml" {
 			continue
 		}
@@ -195,7 +197,9 @@ func writeElement(w canonicalWriter, el *etree.Element, parentScope, rendered ma
 		}
 	}
 
-	attrs := make([]attrNode, 0, len(el.Attr)+len(extra))
+	// Most elements have a handful of attributes: keep them on the stack.
+	var attrBuf [8]attrNode
+	attrs := attrBuf[:0]
 	addAttr := func(a etree.Attr) {
 		uri := ""
 		switch a.Space {
@@ -205,11 +209,7 @@ func writeElement(w canonicalWriter, el *etree.Element, parentScope, rendered ma
 		default:
 			uri = scope[a.Space]
 		}
-		q := a.Key
-		if a.Space != "" {
-			q = a.Space + ":" + a.Key
-		}
-		attrs = append(attrs, attrNode{uri, a.Key, q, a.Value})
+		attrs = append(attrs, attrNode{uri, a.Key, a.Space, a.Value})
 	}
 	for _, a := range el.Attr {
 		if _, ok := nsDeclPrefix(a); ok {
@@ -227,12 +227,15 @@ func writeElement(w canonicalWriter, el *etree.Element, parentScope, rendered ma
 		return strings.Compare(a.local, b.local)
 	})
 
-	name := el.Tag
-	if el.Space != "" {
-		name = el.Space + ":" + el.Tag
+	writeName := func() {
+		if el.Space != "" {
+			w.WriteString(el.Space)
+			w.WriteByte(':')
+		}
+		w.WriteString(el.Tag)
 	}
 	w.WriteByte('<')
-	w.WriteString(name)
+	writeName()
 	for _, n := range nss {
 		if n.prefix == "" {
 			w.WriteString(` xmlns="`)
@@ -246,7 +249,11 @@ func writeElement(w canonicalWriter, el *etree.Element, parentScope, rendered ma
 	}
 	for _, a := range attrs {
 		w.WriteByte(' ')
-		w.WriteString(a.qname)
+		if a.prefix != "" {
+			w.WriteString(a.prefix)
+			w.WriteByte(':')
+		}
+		w.WriteString(a.local)
 		w.WriteString(`="`)
 		escapeAttr(w, a.value)
 		w.WriteByte('"')
@@ -278,7 +285,7 @@ func writeElement(w canonicalWriter, el *etree.Element, parentScope, rendered ma
 		}
 	}
 	w.WriteString("</")
-	w.WriteString(name)
+	writeName()
 	w.WriteByte('>')
 }
 

@@ -357,9 +357,11 @@ func NewIDIndex(root *etree.Element) (*IDIndex, error) {
 				idx.byID[a.Value] = e
 			}
 		}
-		for _, c := range e.ChildElements() {
-			if err := walk(c); err != nil {
-				return err
+		for _, t := range e.Child { // not ChildElements: no slice per element
+			if c, ok := t.(*etree.Element); ok {
+				if err := walk(c); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
