@@ -161,6 +161,7 @@ func (c *Client) exchange(ctx context.Context, d *Dialog, req *request) (*Opened
 	in := sealInput{msg: m, role: signerRole{block: "ClientSignature", certRef: c.signerCertID()}, signing: c.signing(), spoolDir: c.cfg.SpoolDir}
 	if req.content != nil {
 		in.content, in.attachments, in.closers = req.content.xml, req.content.attachments, req.content.closers
+		in.contentTrees = req.content.trees
 		req.content.closers = nil
 	}
 	if !c.cfg.PlainTransport {

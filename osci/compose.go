@@ -49,22 +49,54 @@ func (s *Signing) signer() *xmldsig.Signer {
 
 // signEnvelope computes the Client- or SupplierSignature over every header
 // block, the body and every attachment (their bytes as transmitted) and
-// returns the complete signature block.
-func signEnvelope(e *envelope, role signerRole, s *Signing, atts []wireAttachment) ([]byte, error) {
-	doc, err := safexml.Parse(e.render(nil), ParseLimits)
-	if err != nil {
-		return nil, fmt.Errorf("osci: re-reading composed envelope: %w", err)
-	}
-	root := doc.Root()
-	header := root.SelectElement("soap:Header")
-	body := root.SelectElement("soap:Body")
-	if header == nil || body == nil {
-		return nil, errors.New("osci: composed envelope lacks Header or Body")
-	}
-	byID := map[string]*etree.Element{idBody: body}
-	for _, h := range header.ChildElements() {
-		if id := h.SelectAttrValue("Id", ""); id != "" {
-			byID[id] = h
+// returns the complete signature block. canonBody is the canonical form of
+// the soap:Body when it is known without parsing (see canonicalBody); then
+// nothing is parsed, because every header block the composer writes is its
+// own canonical form. Otherwise the rendered envelope is parsed and
+// canonicalised.
+func signEnvelope(e *envelope, role signerRole, s *Signing, atts []wireAttachment, canonBody []byte) ([]byte, error) {
+	var header *etree.Element
+	var element func(id string) (xmldsig.Reference, error)
+	if canonBody != nil {
+		// A stand-in for the envelope with the same namespace declarations:
+		// the SignedInfo is canonicalised in the namespace context of its
+		// ancestors, which is all that is taken from the document.
+		header = envelopeContext().CreateElement("soap:Header")
+		canon := map[string][]byte{idBody: canonBody}
+		for _, blk := range e.blocks {
+			if blk.id != "" {
+				canon[blk.id] = blk.xml
+			}
+		}
+		element = func(id string) (xmldsig.Reference, error) {
+			if canon[id] == nil {
+				return xmldsig.Reference{}, fmt.Errorf("osci: nothing with Id %q to sign", id)
+			}
+			return xmldsig.Reference{URI: "#" + id, Canonical: canon[id]}, nil
+		}
+	} else {
+		doc, err := safexml.Parse(e.render(nil), ParseLimits)
+		if err != nil {
+			return nil, fmt.Errorf("osci: re-reading composed envelope: %w", err)
+		}
+		root := doc.Root()
+		header = root.SelectElement("soap:Header")
+		body := root.SelectElement("soap:Body")
+		if header == nil || body == nil {
+			return nil, errors.New("osci: composed envelope lacks Header or Body")
+		}
+		byID := map[string]*etree.Element{idBody: body}
+		for _, h := range header.ChildElements() {
+			if id := h.SelectAttrValue("Id", ""); id != "" {
+				byID[id] = h
+			}
+		}
+		element = func(id string) (xmldsig.Reference, error) {
+			el := byID[id]
+			if el == nil {
+				return xmldsig.Reference{}, fmt.Errorf("osci: nothing with Id %q to sign", id)
+			}
+			return xmldsig.Reference{Element: el}, nil
 		}
 	}
 	block := etree.NewElement("osci:" + role.block)
@@ -106,16 +138,91 @@ func signEnvelope(e *envelope, role signerRole, s *Signing, atts []wireAttachmen
 			}
 			added = true
 		}
-		el := byID[refID]
-		if el == nil {
-			return nil, fmt.Errorf("osci: nothing with Id %q to sign", refID)
+		ref, err := element(refID)
+		if err != nil {
+			return nil, err
 		}
-		refs = append(refs, xmldsig.Reference{Element: el})
+		refs = append(refs, ref)
 	}
 	if _, err := s.signer().Sign(block, refs, xmldsig.RetrievalMethodKeyInfo("#"+role.certRef)); err != nil {
 		return nil, fmt.Errorf("osci: signing %s: %w", role.block, err)
 	}
 	return serialize(block), nil
+}
+
+// envelopeAttrs are the namespace declarations of envelopeNS as attributes.
+var envelopeAttrs = func() []etree.Attr {
+	doc := etree.NewDocument()
+	if err := doc.ReadFromString("<x" + envelopeNS + "></x>"); err != nil {
+		panic(err)
+	}
+	return doc.Root().Attr
+}()
+
+// envelopeContext returns an element declaring what every composed
+// envelope (and every block in it) declares: a parent that gives a
+// detached element the namespace context it has in the envelope.
+func envelopeContext() *etree.Element {
+	el := etree.NewElement("soap:Envelope")
+	el.Attr = append(el.Attr, envelopeAttrs...)
+	return el
+}
+
+// canonicalBody returns the canonical form of the composed soap:Body when
+// it is known without parsing the envelope again: a Body the composer wrote
+// alone (no content package) is its own canonical form; a content package
+// built here is canonicalised from the element trees it was serialised
+// from, placed in a Body of the same namespace context. It returns nil for
+// anything else (content relayed from another message, a container that
+// exists only as bytes, or text the serialiser would have escaped, where a
+// parse of the bytes might not give back the same tree); the signer parses
+// then.
+func canonicalBody(e *envelope, content []byte, trees []*etree.Element) []byte {
+	if content == nil {
+		return e.body
+	}
+	if trees == nil || e.typ.info().block == blockBody {
+		return nil
+	}
+	for _, t := range trees {
+		if !roundTrips(t) {
+			return nil
+		}
+	}
+	body := envelopeContext().CreateElement("soap:Body")
+	body.Attr = append(body.Attr, envelopeAttrs...)
+	body.CreateAttr("Id", idBody)
+	pkg := body.CreateElement("osci:ContentPackage")
+	for _, t := range trees {
+		pkg.AddChild(t)
+	}
+	return xmldsig.Canonicalize(body)
+}
+
+// roundTrips reports whether parsing serialize(el) gives back exactly el:
+// only elements, and attribute values and text that serialize copies
+// unescaped.
+func roundTrips(el *etree.Element) bool {
+	for _, a := range el.Attr {
+		if !plainAttrValue(a.Value) {
+			return false
+		}
+	}
+	for _, c := range el.Child {
+		switch t := c.(type) {
+		case *etree.Element:
+			if !roundTrips(t) {
+				return false
+			}
+		case *etree.CharData:
+			if t.IsCData() || !plainText(t.Data) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Outgoing is a composed message ready to be sent: its MIME entity with the
@@ -205,9 +312,12 @@ type sealInput struct {
 	attachments []wireAttachment
 	closers     []io.Closer // spools owned by the attachments
 	role        signerRole
-	signing     *Signing          // nil: unsigned
-	transportTo *x509.Certificate // nil: no transport encryption
-	spoolDir    string
+	// contentTrees are the element trees content was serialised from
+	// (builtContent.trees), nil when unknown.
+	contentTrees []*etree.Element
+	signing      *Signing          // nil: unsigned
+	transportTo  *x509.Certificate // nil: no transport encryption
+	spoolDir     string
 }
 
 // seal composes, signs and (optionally) transport-encrypts a message.
@@ -223,7 +333,8 @@ func seal(in sealInput) (*Outgoing, error) {
 	}
 	var sig []byte
 	if in.signing != nil {
-		if sig, err = signEnvelope(env, in.role, in.signing, in.attachments); err != nil {
+		canon := canonicalBody(env, in.content, in.contentTrees)
+		if sig, err = signEnvelope(env, in.role, in.signing, in.attachments, canon); err != nil {
 			return fail(err)
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/beevik/etree"
+
 	"github.com/xagw/xagw/internal/safexml"
 	"github.com/xagw/xagw/osci/xmldsig"
 )
@@ -19,6 +21,11 @@ type builtContent struct {
 	attachments []wireAttachment
 	certs       []CertEntry
 	closers     []io.Closer
+	// trees are the ContentPackage's children as the element trees xml was
+	// serialised from, in order, so the message signature can canonicalise
+	// them without parsing xml again (nil when a container exists only as
+	// bytes).
+	trees []*etree.Element
 }
 
 func (b *builtContent) Close() error {
@@ -51,19 +58,27 @@ func buildContent(d *Delivery, signing *Signing, signerRef, spoolDir string) (*b
 		out: &builtContent{}, names: map[string]bool{}}
 	var enc, plain bytes.Buffer
 	var encAtts, plainAtts []wireAttachment
+	var encTrees, plainTrees []*etree.Element
+	complete := true
 	for i := range d.Containers {
-		x, atts, encrypted, err := b.container(&d.Containers[i])
+		x, tree, atts, encrypted, err := b.container(&d.Containers[i])
 		if err != nil {
 			b.out.Close()
 			return nil, fmt.Errorf("osci: container %d: %w", i, err)
 		}
+		complete = complete && tree != nil
 		if encrypted {
 			enc.Write(x)
 			encAtts = append(encAtts, atts...)
+			encTrees = append(encTrees, tree)
 		} else {
 			plain.Write(x)
 			plainAtts = append(plainAtts, atts...)
+			plainTrees = append(plainTrees, tree)
 		}
+	}
+	if complete {
+		b.out.trees = append(encTrees, plainTrees...)
 	}
 	// The reference puts every EncryptedData before the plain containers.
 	var pkg bytes.Buffer
@@ -97,14 +112,16 @@ func (b *contentBuilder) readerRef(c *x509.Certificate) string {
 	return CertID("reader"+strconv.Itoa(len(b.readers)-1), "cipher", c)
 }
 
-// container renders one ContentContainer (signed and/or encrypted).
-func (b *contentBuilder) container(spec *ContentContainer) (xml []byte, atts []wireAttachment, encrypted bool, err error) {
+// container renders one ContentContainer (signed and/or encrypted) and
+// returns the element tree the bytes were serialised from (nil for an
+// unsigned plain container, which exists only as bytes).
+func (b *contentBuilder) container(spec *ContentContainer) (xml []byte, tree *etree.Element, atts []wireAttachment, encrypted bool, err error) {
 	encrypted = len(spec.EncryptFor) > 0
 	if len(spec.Contents) == 0 {
-		return nil, nil, false, fmt.Errorf("no contents")
+		return nil, nil, nil, false, fmt.Errorf("no contents")
 	}
 	if spec.Sign && b.signing == nil {
-		return nil, nil, false, fmt.Errorf("container signature requested but no signer")
+		return nil, nil, nil, false, fmt.Errorf("container signature requested but no signer")
 	}
 	id := "contentcontainer" + strconv.Itoa(b.containerN)
 	b.containerN++
@@ -117,11 +134,11 @@ func (b *contentBuilder) container(spec *ContentContainer) (xml []byte, atts []w
 		b.contentN++
 		switch {
 		case c.Attachment != nil && c.Data != nil:
-			return nil, nil, false, fmt.Errorf("content %s has both data and an attachment", cid)
+			return nil, nil, nil, false, fmt.Errorf("content %s has both data and an attachment", cid)
 		case c.Attachment != nil:
 			a := c.Attachment
 			if a.Name == "" || b.names[a.Name] || a.Name == RootContentID || a.Name == TransportContentID {
-				return nil, nil, false, fmt.Errorf("attachment name %q is empty, reserved or used twice", a.Name)
+				return nil, nil, nil, false, fmt.Errorf("attachment name %q is empty, reserved or used twice", a.Name)
 			}
 			b.names[a.Name] = true
 			w.empty("osci:Content", "", "Id", cid, "href", "cid:"+a.Name)
@@ -129,7 +146,7 @@ func (b *contentBuilder) container(spec *ContentContainer) (xml []byte, atts []w
 			if encrypted {
 				x, wa, closer, err := encryptAttachment(a, b.spoolDir)
 				if err != nil {
-					return nil, nil, false, fmt.Errorf("encrypting attachment %s: %w", a.Name, err)
+					return nil, nil, nil, false, fmt.Errorf("encrypting attachment %s: %w", a.Name, err)
 				}
 				b.out.closers = append(b.out.closers, closer)
 				encAtt.Write(x)
@@ -148,12 +165,12 @@ func (b *contentBuilder) container(spec *ContentContainer) (xml []byte, atts []w
 	xml = w.Bytes()
 
 	if spec.Sign {
-		if xml, err = b.signContainer(xml, plainRefs); err != nil {
-			return nil, nil, false, err
+		if xml, tree, err = b.signContainer(xml, plainRefs); err != nil {
+			return nil, nil, nil, false, err
 		}
 	}
 	if !encrypted {
-		return xml, atts, false, nil
+		return xml, tree, atts, false, nil
 	}
 	refs := make([]recipientRef, 0, len(spec.EncryptFor))
 	for _, c := range spec.EncryptFor {
@@ -161,11 +178,11 @@ func (b *contentBuilder) container(spec *ContentContainer) (xml []byte, atts []w
 	}
 	encID := "encdata_" + strconv.Itoa(b.encN)
 	b.encN++
-	ed, err := encryptContainer(xml, encID, refs)
+	ed, edTree, err := encryptContainer(xml, encID, refs)
 	if err != nil {
-		return nil, nil, false, err
+		return nil, nil, nil, false, err
 	}
-	return ed, atts, true, nil
+	return ed, edTree, atts, true, nil
 }
 
 // attachmentRef is an attachment a container signature covers (plaintext).
@@ -185,10 +202,10 @@ type recipientRef struct {
 // inline contents are signed over their decoded bytes (base64 transform),
 // attachment references over the Content element and the attachment
 // plaintext.
-func (b *contentBuilder) signContainer(xml []byte, atts []attachmentRef) ([]byte, error) {
+func (b *contentBuilder) signContainer(xml []byte, atts []attachmentRef) ([]byte, *etree.Element, error) {
 	doc, err := safexml.Parse(xml, ParseLimits)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	root := doc.Root()
 	var refs []xmldsig.Reference
@@ -212,16 +229,16 @@ func (b *contentBuilder) signContainer(xml []byte, atts []attachmentRef) ([]byte
 		ai++
 		rc, err := a.open()
 		if err != nil {
-			return nil, fmt.Errorf("attachment %s: %w", a.cid, err)
+			return nil, nil, fmt.Errorf("attachment %s: %w", a.cid, err)
 		}
 		closers = append(closers, rc)
 		refs = append(refs, xmldsig.Reference{URI: "cid:" + a.cid, Data: rc})
 	}
 	sig, err := b.signing.signer().Sign(root, refs, xmldsig.RetrievalMethodKeyInfo("#"+b.signerRef))
 	if err != nil {
-		return nil, fmt.Errorf("signing container: %w", err)
+		return nil, nil, fmt.Errorf("signing container: %w", err)
 	}
 	root.RemoveChild(sig)
 	root.InsertChildAt(0, sig)
-	return serialize(root), nil
+	return serialize(root), root, nil
 }

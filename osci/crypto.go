@@ -252,28 +252,28 @@ func decryptAttachment(el *etree.Element, o *Opened, opts OpenOptions) (string, 
 
 // encryptContainer encrypts a serialised ContentContainer for its readers
 // (one EncryptedKey each, pointing to their certificate elements).
-func encryptContainer(plain []byte, id string, recipients []recipientRef) ([]byte, error) {
+func encryptContainer(plain []byte, id string, recipients []recipientRef) ([]byte, *etree.Element, error) {
 	key, err := xmlenc.NewKey(xmlenc.AES256GCM)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ed := &xmlenc.EncryptedData{Id: id, MimeType: "text/xml", Method: xmlenc.DefaultMethod, Declare: xmlenc.EnvelopeNamespaces}
 	for _, r := range recipients {
 		ek, err := xmlenc.NewEncryptedKey(xmlenc.DefaultKeyTransport, r.cert, key)
 		if err != nil {
-			return nil, fmt.Errorf("wrapping the content key for %s: %w", r.cert.Subject, err)
+			return nil, nil, fmt.Errorf("wrapping the content key for %s: %w", r.cert.Subject, err)
 		}
 		ek.Certificate, ek.RetrievalURI, ek.RetrievalType = nil, "#"+r.ref, xmlenc.RetrievalTypeX509Data
 		ed.Keys = append(ed.Keys, ek)
 	}
 	if ed.CipherValue, err = xmlenc.Seal(xmlenc.DefaultMethod, key, plain); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	el, err := ed.Build()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return serialize(el), nil
+	return serialize(el), el, nil
 }
 
 // encryptAttachment encrypts an attachment under a fresh key into a spool

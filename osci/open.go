@@ -310,7 +310,11 @@ func (o *Opened) read(r io.Reader, opts OpenOptions, depth int) error {
 	if limit <= 0 {
 		limit = safexml.DefaultMaxBytes
 	}
-	xmlData, err := readRoot(root, limit)
+	hint := root.DeclaredLength()
+	if sz, ok := r.(interface{ Size() int64 }); ok && hint <= 0 {
+		hint = sz.Size() // the decrypted inner message: its size bounds the root part's
+	}
+	xmlData, err := readRoot(root, limit, hint)
 	if err != nil {
 		return mimeErr("reading the SOAP part", err)
 	}
@@ -369,13 +373,13 @@ func (o *Opened) read(r io.Reader, opts OpenOptions, depth int) error {
 }
 
 // readRoot reads the SOAP part, at most limit bytes (safexml.ErrTooLarge
-// beyond). A declared Content-Length only sizes the buffer: the reference
-// declares wrong lengths for transport envelopes, so it is never trusted
-// for the content.
-func readRoot(p *wire.Part, limit int64) ([]byte, error) {
+// beyond). hint (a declared Content-Length, or the size of a decrypted
+// inner message) only sizes the buffer: the reference declares wrong
+// lengths for transport envelopes, so it is never trusted for the content.
+func readRoot(p *wire.Part, limit, hint int64) ([]byte, error) {
 	var b bytes.Buffer
-	if d := p.DeclaredLength(); d > 0 {
-		b.Grow(int(min(d, limit, 64<<20)) + 512)
+	if hint > 0 {
+		b.Grow(int(min(hint, limit, 64<<20)) + 512)
 	} else {
 		b.Grow(16 << 10)
 	}

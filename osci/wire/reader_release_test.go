@@ -47,3 +47,24 @@ func TestReaderRelease(t *testing.T) {
 		}
 	}
 }
+
+// Spool.ReadFrom (used by io.Copy) keeps the same content as Write, in
+// memory and once moved to its encrypted file.
+func TestSpoolReadFrom(t *testing.T) {
+	data := make([]byte, 200<<10)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	for _, mem := range []int64{1 << 20, 4 << 10} {
+		s := NewSpool(t.TempDir(), mem)
+		n, err := io.Copy(s, bytes.NewReader(data))
+		if err != nil || n != int64(len(data)) {
+			t.Fatalf("memLimit %d: copied %d, %v", mem, n, err)
+		}
+		got, err := io.ReadAll(s.Reader())
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("memLimit %d: read back %d bytes, %v", mem, len(got), err)
+		}
+		s.Close()
+	}
+}

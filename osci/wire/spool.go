@@ -138,6 +138,29 @@ func (s *Spool) writeEncrypted(p []byte, off int64) error {
 	return nil
 }
 
+// ReadFrom appends everything r yields (io.Copy uses it instead of
+// allocating a buffer of its own).
+func (s *Spool) ReadFrom(r io.Reader) (int64, error) {
+	buf := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(buf)
+	var n int64
+	for {
+		k, err := r.Read(*buf)
+		if k > 0 {
+			if _, werr := s.Write((*buf)[:k]); werr != nil {
+				return n, werr
+			}
+			n += int64(k)
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
 // Size returns the number of bytes written.
 func (s *Spool) Size() int64 { return s.size }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // PartSource is one part to be written: its header fields in the order they
@@ -245,8 +246,17 @@ func (m *Message) WriteTo(w io.Writer) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return io.Copy(w, r)
+	// io.Copy would hand the stream to io.MultiReader's WriteTo, which
+	// allocates a 32 KiB buffer per call; hiding it lets a ReaderFrom
+	// destination (an http.ResponseWriter, a bytes.Buffer) or the pooled
+	// buffer do the copying.
+	buf := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(buf)
+	return io.CopyBuffer(w, struct{ io.Reader }{r}, *buf)
 }
+
+// copyBuffers recycle the buffers of Message.WriteTo and Spool.ReadFrom.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // Reader returns the message as a stream, suitable as an HTTP request body
 // together with Len. Part bodies are read only as the stream is consumed.

@@ -30,6 +30,13 @@ type Reference struct {
 	// transmitted for an OSCI ClientSignature, the plaintext for a
 	// ContentContainer signature. It is read once, streaming.
 	Data io.Reader
+	// Canonical is, for a "#Id" URI without Element, the referenced
+	// element's canonical form (inclusive C14N 1.0 in its document
+	// context), for a signer that wrote the element itself and so knows
+	// those bytes without parsing them again. The digest is taken over
+	// them as given; verification never relies on it (it canonicalises
+	// what it receives).
+	Canonical []byte
 	// Transforms; nil means [C14N10] for elements and none for attachments.
 	// Use []string{TransformBase64} for osci:Base64Content.
 	Transforms []string
@@ -171,6 +178,21 @@ func algElem(parent *etree.Element, tag, alg string) {
 func digestForSigning(d io.Writer, r Reference, parent *etree.Element, idx *IDIndex) (uri string, transforms []string, err error) {
 	transforms = r.Transforms
 	switch {
+	case r.Canonical != nil:
+		if r.Element != nil || r.Data != nil {
+			return "", nil, errorf(ErrMalformed, r.URI, "reference has Canonical and Element or Data")
+		}
+		if len(r.URI) < 2 || r.URI[0] != '#' {
+			return "", nil, errorf(ErrMalformed, r.URI, "Canonical needs a #Id URI")
+		}
+		if transforms == nil {
+			transforms = []string{C14N10}
+		}
+		if len(transforms) != 1 || transforms[0] != C14N10 {
+			return "", nil, errorf(ErrUnsupported, r.URI, "transform chain %v with Canonical", transforms)
+		}
+		d.Write(r.Canonical)
+		return r.URI, transforms, nil
 	case r.Element != nil:
 		if r.Data != nil {
 			return "", nil, errorf(ErrMalformed, r.URI, "reference has both Element and Data")

@@ -198,3 +198,7 @@ type spooledReader struct {
 }
 
 func (s *spooledReader) Close() error { return s.spool.Close() }
+
+// Size is an upper bound of the plaintext size (the ciphertext's), a hint
+// for readers that size buffers.
+func (s *spooledReader) Size() int64 { return s.spool.Size() }
