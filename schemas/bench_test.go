@@ -78,14 +78,14 @@ func BenchmarkLibxmlLayerAntrag(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if out := s.x.Validate(data, true, nil, nil); out.Status != 0 {
+	if out := s.x.Validate(data, &libxml.Request{Codes: true}, nil); out.Status != 0 {
 		b.Fatalf("%+v", out.Diags)
 	}
 	b.SetBytes(int64(len(data)))
 	start := cpuNow()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		s.x.Validate(data, true, nil, nil)
+		s.x.Validate(data, &libxml.Request{Codes: true}, nil)
 	}
 	b.StopTimer()
 	per := float64(cpuNow()-start) / float64(b.N)

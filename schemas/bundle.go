@@ -14,6 +14,8 @@
 package schemas
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -268,6 +270,9 @@ type Schema struct {
 	root   *SchemaFile
 	rel    string // root path relative to the bundle
 	x      *libxml.Schema
+
+	sources    []Source
+	sourcesErr error
 }
 
 // Root returns the schema file the set was compiled from.
@@ -289,15 +294,63 @@ func (b *Bundle) Schema(ns string) (*Schema, error) {
 	}
 	b.mu.Unlock()
 	e.once.Do(func() {
-		x, err := libxml.Compile(root.Path, b.Resolve)
+		var mu sync.Mutex
+		loaded := map[string]bool{root.Path: true}
+		if b.catalog != nil {
+			loaded[b.catalog.Path()] = true // it decides which files the imports load
+		}
+		x, err := libxml.Compile(root.Path, func(ref string) (string, error) {
+			p, err := b.Resolve(ref)
+			if err == nil {
+				mu.Lock()
+				loaded[p] = true
+				mu.Unlock()
+			}
+			return p, err
+		})
 		if err != nil {
 			e.err = fmt.Errorf("schemas: %w", err)
 			return
 		}
 		rel, _ := relPath(b.dir, root.Path)
 		e.schema = &Schema{bundle: b, root: root, rel: rel, x: x}
+		e.schema.sources, e.schema.sourcesErr = b.digest(loaded)
 	})
 	return e.schema, e.err
+}
+
+// Source is a schema file a compiled schema set was built from.
+type Source struct {
+	// Path is relative to the bundle, with forward slashes.
+	Path string
+	// SHA256 is the hex SHA-256 of the file's bytes.
+	SHA256 string
+}
+
+// Sources returns the files the schema set was compiled from (the root,
+// everything libxml2 loaded through the resolver, and the catalog that
+// resolved the imports), sorted by path. A caller
+// that derived knowledge from schema files (a typed model generated from
+// them) compares these to find out whether that knowledge applies to this
+// bundle. The error is set when a file could not be read again for hashing.
+func (s *Schema) Sources() ([]Source, error) { return s.sources, s.sourcesErr }
+
+func (b *Bundle) digest(paths map[string]bool) ([]Source, error) {
+	var out []Source
+	for p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("schemas: hashing %s: %w", p, err)
+		}
+		rel, err := relPath(b.dir, p)
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(data)
+		out = append(out, Source{Path: rel, SHA256: hex.EncodeToString(sum[:])})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, nil
 }
 
 // readSchemaHead reads what the index needs from an XSD file: the xs:schema

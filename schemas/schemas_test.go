@@ -14,6 +14,7 @@ import (
 
 	"github.com/xagw/xagw/internal/safexml"
 	"github.com/xagw/xagw/internal/sharedpath"
+	"github.com/xagw/xagw/schemas/internal/libxml"
 )
 
 const nsXA = "http://www.osci.de/xauslaender2611"
@@ -214,7 +215,7 @@ func TestCharacterReferences(t *testing.T) {
 		t.Fatalf("%+v", r.Problems)
 	}
 	s, _ := b.Schema(nsXA)
-	out := s.x.Validate([]byte(strings.Replace(doc, "&amp;", "&nope;", 1)), true, nil, nil)
+	out := s.x.Validate([]byte(strings.Replace(doc, "&amp;", "&nope;", 1)), &libxml.Request{Codes: true}, nil)
 	if out.Status == 0 {
 		t.Fatal("undefined entity accepted")
 	}
@@ -246,7 +247,7 @@ func TestLibxmlRefusesDTDItself(t *testing.T) {
 	secret := filepath.Join(t.TempDir(), "secret.txt")
 	os.WriteFile(secret, []byte("TOP-SECRET"), 0o600)
 	doc := `<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file://` + secret + `">]><x>&e;</x>`
-	out := s.x.Validate([]byte(doc), true, nil, nil)
+	out := s.x.Validate([]byte(doc), &libxml.Request{Codes: true}, nil)
 	if out.Status == 0 {
 		t.Fatal("document with DTD passed")
 	}
@@ -421,7 +422,7 @@ func TestValidationKeepsStderrClean(t *testing.T) {
 	saved, _ := syscall.Dup(2)
 	syscall.Dup2(int(w.Fd()), 2)
 	for _, d := range docs {
-		if out := s.x.Validate([]byte(d), true, nil, nil); out.Status == 0 || len(out.Diags) == 0 {
+		if out := s.x.Validate([]byte(d), &libxml.Request{Codes: true}, nil); out.Status == 0 || len(out.Diags) == 0 {
 			t.Errorf("accepted or no message: %+v", out)
 		}
 	}
@@ -536,5 +537,111 @@ func TestStripIndices(t *testing.T) {
 		if got := StripIndices(in); got != want {
 			t.Errorf("StripIndices(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestCaptureAndTokens: values asked for are read in the validation pass
+// (first occurrence, attributes, truncation), and the tokens of a valid
+// document are handed over once, with resolved names and text.
+func TestCaptureAndTokens(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "s.xsd"), []byte(`<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:t" elementFormDefault="qualified">
+  <xs:element name="doc"><xs:complexType><xs:sequence>
+    <xs:element name="data" type="xs:base64Binary" maxOccurs="unbounded"/>
+    <xs:element name="name" type="xs:string" maxOccurs="unbounded"/>
+    <xs:element name="kopf" minOccurs="0"><xs:complexType><xs:sequence>
+      <xs:element name="id" type="xs:string"/>
+    </xs:sequence></xs:complexType></xs:element>
+  </xs:sequence><xs:attribute name="version" type="xs:string"/></xs:complexType></xs:element>
+</xs:schema>`), 0o644)
+	b, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("x", MaxCapture+10)
+	doc := []byte("<doc xmlns=\"urn:t\" version=\"1 &amp; 2\">\n<data>SGVs bG8=</data><data>AAAA</data>\n<name>first &lt;one&gt;</name><name>second</name>\n<name>" + long + "</name></doc>")
+	o := ValidateOptions{PlainBase64: []string{"/doc/data"}, Capture: []string{"/doc/@version", "/doc/name", "/doc/data", "/doc/kopf/id", "/doc/@missing", "/doc/name"}}
+	var toks []string
+	o.Tokens = func(tr *Tokens) {
+		var text []byte // an element's text may come in pieces
+		for {
+			tok, ok, err := tr.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				return
+			}
+			if tok.Kind != Text && strings.TrimSpace(string(text)) != "" {
+				toks = append(toks, fmt.Sprintf("%.20s", text))
+			}
+			if tok.Kind != Text {
+				text = text[:0]
+			}
+			switch tok.Kind {
+			case StartElement:
+				s := fmt.Sprintf("<{%s}%s@%d", tok.Space, tok.Local, tok.Line)
+				for _, a := range tok.Attrs {
+					s += fmt.Sprintf(" %s=%q", a.Local, a.Value)
+				}
+				toks = append(toks, s)
+			case Text:
+				text = append(text, tok.Text...)
+			case EndElement:
+				toks = append(toks, "/")
+			}
+		}
+	}
+	r := b.Validate(doc, o)
+	if !r.Valid {
+		t.Fatalf("%+v", r.Problems)
+	}
+	c := r.Captures
+	if len(c) != 6 {
+		t.Fatalf("%d captures", len(c))
+	}
+	if !c[0].Present || c[0].Value != "1 & 2" || c[0].Line != 1 {
+		t.Errorf("attribute: %+v", c[0])
+	}
+	if !c[1].Present || c[1].Value != "first <one>" || c[1].Line != 3 {
+		t.Errorf("first occurrence: %+v", c[1])
+	}
+	if !c[2].Present || c[2].Value != "SGVs bG8=" {
+		t.Errorf("base64 element: %+v", c[2])
+	}
+	if c[3].Present || c[4].Present {
+		t.Errorf("absent paths captured: %+v %+v", c[3], c[4])
+	}
+	if c[5].Present {
+		t.Errorf("a repeated capture path is read once, for its first entry: %+v", c[5])
+	}
+	want := `<{urn:t}doc@1 version="1 & 2"|<{urn:t}data@2|SGVs bG8=|/|<{urn:t}data@2|AAAA|/|<{urn:t}name@3|first <one>|/|<{urn:t}name@3|second|/|<{urn:t}name@4|xxxxxxxxxxxxxxxxxxxx|/|/`
+	if got := strings.Join(toks, "|"); got != want {
+		t.Errorf("tokens\n got %s\nwant %s", got, want)
+	}
+	// Truncation is reported.
+	o2 := ValidateOptions{Capture: []string{"/doc/name"}}
+	longFirst := bytes.Replace(doc, []byte("<name>first &lt;one&gt;</name>"), nil, 1)
+	longFirst = bytes.Replace(longFirst, []byte("<name>second</name>"), nil, 1)
+	if r := b.Validate(longFirst, o2); !r.Captures[0].Truncated || len(r.Captures[0].Value) != MaxCapture {
+		t.Errorf("truncation: %+v", r.Captures[0].Truncated)
+	}
+	// No tokens for an invalid document; captures still.
+	called := false
+	o.Tokens = func(*Tokens) { called = true }
+	r = b.Validate(bytes.Replace(doc, []byte("AAAA"), []byte("AAA%"), 1), o)
+	if r.Valid || called {
+		t.Fatalf("valid %v, tokens %v", r.Valid, called)
+	}
+	if len(r.Captures) != 6 || !r.Captures[1].Present {
+		t.Fatalf("captures of an invalid document: %+v", r.Captures)
+	}
+	if p := r.Errors(); len(p) != 1 || p[0].Path != "/doc/data[2]" || !strings.Contains(p[0].Message, "outside the base64 alphabet") {
+		t.Fatalf("plain base64 is still checked strictly: %+v", p)
+	}
+	// Not well-formed: nothing captured, no tokens.
+	r = b.Validate([]byte(`<doc xmlns="urn:t">`), o)
+	if r.Valid || len(r.Captures) != 0 || called {
+		t.Fatalf("%+v", r)
 	}
 }

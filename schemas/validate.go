@@ -91,6 +91,11 @@ type Result struct {
 	// the bundle (each of the latter is also a warning problem when known).
 	CodesChecked   int `json:"codesChecked"`
 	CodesUnchecked int `json:"codesUnchecked"`
+	// Captures holds what ValidateOptions.Capture asked for, one entry per
+	// path; empty when the document did not reach the XSD validation (not
+	// well-formed, no schema). Values come from the document, so they are
+	// never part of the JSON form.
+	Captures []Capture `json:"-"`
 }
 
 // Err returns nil for a valid result and an *InvalidError otherwise.
@@ -111,6 +116,11 @@ func (r *Result) Errors() []Problem {
 	}
 	return out
 }
+
+// Add records a problem found by a rule outside this package (a typed
+// model's header rules, for example): an empty severity means error, and
+// an error makes the result invalid. The per-document limit applies.
+func (r *Result) Add(p Problem) { r.add(p) }
 
 func (r *Result) add(p Problem) {
 	if p.Severity == "" {
@@ -167,25 +177,71 @@ type ValidateOptions struct {
 	// libxml2 2.9 silently skips characters outside the base64 alphabet.
 	// Typed message models provide the list (see package xauslaender).
 	Base64 []string
+	// PlainBase64 lists Base64 paths whose element type is xs:base64Binary
+	// itself (no facets, no default or fixed value) in the bundle being
+	// used: their text is checked strictly as for Base64 and not handed to
+	// libxml2's validator, whose own base64 check could find nothing more
+	// (it was about a tenth of the time of validating an application with
+	// documents). Only a caller that knows the bundle's declarations may
+	// set it (see package xauslaender).
+	PlainBase64 []string
 	// NonEmpty lists element paths (without indices) that must not be
 	// empty when present: mandatory DIN 91379 datatypeC elements, whose
 	// empty value is an XInneres Rückweisung reason (error code S030).
 	NonEmpty []string
+	// Capture lists paths (without indices) whose first occurrence is read
+	// in the same pass: "/a/b" for an element's own text, "/a/@x" for an
+	// unqualified attribute of the first /a. Result.Captures has one entry
+	// per path, in this order.
+	Capture []string
+	// Tokens, when set, is called during validation with the document's
+	// tokens if the document is well-formed and valid against the XSD
+	// (before the code lists are checked): a typed model can be built from
+	// them without parsing the document again. The reader is valid only
+	// during the call.
+	Tokens func(*Tokens)
 }
+
+// Capture is what was found at a path of ValidateOptions.Capture.
+type Capture = libxml.Capture
+
+// MaxCapture is the number of bytes of a captured value kept.
+const MaxCapture = libxml.MaxCapture
+
+// Tokens reads a validated document's tokens (see ValidateOptions.Tokens).
+type Tokens = libxml.Tokens
+
+// Token is one item of a validated document (see ValidateOptions.Tokens).
+type Token = libxml.Token
+
+// TokenAttr is an attribute of a start element token.
+type TokenAttr = libxml.Attr
+
+// TokenKind says what a Token is.
+type TokenKind = libxml.TokenKind
+
+// Token kinds.
+const (
+	StartElement = libxml.StartElement
+	Text         = libxml.Text
+	EndElement   = libxml.EndElement
+)
 
 // Validate checks data against the bundle: limits and well-formedness
 // (safexml), XSD validity for the schema of its root namespace, and coded
 // values against the code lists. It never returns a passing result when
 // anything went wrong internally.
 func (b *Bundle) Validate(data []byte, o ValidateOptions) *Result {
+	return b.ValidateFor(data, func(string, string) ValidateOptions { return o })
+}
+
+// ValidateFor is Validate with the options chosen by the document's root
+// element (namespace and local name), which is read once for both: a typed
+// model knows what to check only once it knows the message type.
+func (b *Bundle) ValidateFor(data []byte, options func(ns, local string) ValidateOptions) *Result {
 	r := &Result{Valid: true}
 	if err := safexml.Check(data, b.opts.Limits); err != nil {
-		p := Problem{Kind: KindXML, Message: err.Error()}
-		var se *safexml.Error
-		if errors.As(err, &se) {
-			p.Line = se.Line
-		}
-		r.add(p)
+		r.add(xmlProblem(err))
 		return r
 	}
 	ns, local, err := RootName(data)
@@ -203,20 +259,24 @@ func (b *Bundle) Validate(data []byte, o ValidateOptions) *Result {
 		r.add(Problem{Kind: kind, Path: "/" + local, Line: 1, Message: err.Error()})
 		return r
 	}
-	s.validate(data, o, r)
+	s.validate(data, options(ns, local), r)
 	return r
+}
+
+func xmlProblem(err error) Problem {
+	p := Problem{Kind: KindXML, Message: err.Error()}
+	var se *safexml.Error
+	if errors.As(err, &se) {
+		p.Line = se.Line
+	}
+	return p
 }
 
 // Validate checks data against this schema set (after the safexml checks).
 func (s *Schema) Validate(data []byte, o ValidateOptions) *Result {
 	r := &Result{Valid: true}
 	if err := safexml.Check(data, s.bundle.opts.Limits); err != nil {
-		p := Problem{Kind: KindXML, Message: err.Error()}
-		var se *safexml.Error
-		if errors.As(err, &se) {
-			p.Line = se.Line
-		}
-		r.add(p)
+		r.add(xmlProblem(err))
 		return r
 	}
 	r.Namespace, r.Root, _ = RootName(data)
@@ -226,7 +286,9 @@ func (s *Schema) Validate(data []byte, o ValidateOptions) *Result {
 
 func (s *Schema) validate(data []byte, o ValidateOptions, r *Result) {
 	r.Schema = s.rel
-	out := s.x.Validate(data, true, o.Base64, o.NonEmpty)
+	req := &libxml.Request{Codes: true, Base64: o.Base64, PlainBase64: o.PlainBase64, NonEmpty: o.NonEmpty, Capture: o.Capture}
+	out := s.x.Validate(data, req, o.Tokens)
+	r.Captures = out.Captures
 	libxmlPaths := map[string]bool{}
 	for _, d := range out.Diags {
 		if d.Code != libxml.CodeExtraCheck {

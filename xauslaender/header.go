@@ -23,6 +23,23 @@ type Header struct {
 	// AusloeserUUID is the nachrichtenUUID of the message this one answers
 	// (OZG replies), empty otherwise.
 	AusloeserUUID string `json:"ausloeserUUID,omitempty"`
+	// RejectedUUID is the nachrichtenUUID of the message a Rückweisung
+	// rejects (rueckweisung/idNachricht of the XInneres and the synchronous
+	// XAusländer Rückweisung), empty for other messages.
+	RejectedUUID string `json:"rejectedUUID,omitempty"`
+	// Standard and StandardVersion are the root attributes standard and
+	// version, e.g. "XAusländer" and "26.11".
+	Standard        string `json:"standard,omitempty"`
+	StandardVersion string `json:"standardVersion,omitempty"`
+}
+
+// Reference returns the nachrichtenUUID of the message this one refers to:
+// the one it answers (AusloeserUUID) or the one it rejects (RejectedUUID).
+func (h Header) Reference() string {
+	if h.AusloeserUUID != "" {
+		return h.AusloeserUUID
+	}
+	return h.RejectedUUID
 }
 
 // Behoerde is the author or reader of a message as the header names it.
@@ -72,6 +89,9 @@ func HeaderOf(m xsd.Message) Header {
 		Leser:                 Behoerde{Verzeichnisdienst: t(kopf, "leser", "verzeichnisdienst", "code"), Kennung: t(kopf, "leser", "kennung"), Name: t(kopf, "leser", "name")},
 		Antragsidentifikation: t("antragsidentifikation"),
 		AusloeserUUID:         t("ausloeserUUID"),
+		RejectedUUID:          t("rueckweisung", "idNachricht", "nachrichtenUUID"),
+		Standard:              t("@standard"),
+		StandardVersion:       t("@version"),
 	}
 }
 
@@ -109,6 +129,9 @@ func parseUntyped(data []byte, ns, local, note string) (*Message, error) {
 		Leser:                 Behoerde{Verzeichnisdienst: t(kopf, "leser", "verzeichnisdienst", "code"), Kennung: t(kopf, "leser", "kennung"), Name: t(kopf, "leser", "name")},
 		Antragsidentifikation: t("antragsidentifikation"),
 		AusloeserUUID:         t("ausloeserUUID"),
+		RejectedUUID:          t("rueckweisung", "idNachricht", "nachrichtenUUID"),
+		Standard:              root.SelectAttrValue("standard", ""),
+		StandardVersion:       root.SelectAttrValue("version", ""),
 	}
 	code := h.Nachrichtentyp
 	if c := typeCodeOf(local); c != "" {

@@ -175,6 +175,8 @@ var ErrUnsupported = errors.New("not a supported XAusländer or XInneres message
 // QuittungNS matches the XInneres Quittung namespaces.
 var QuittungNS = regexp.MustCompile(`^http://www\.osci\.de/xinneres/quittung/[0-9]+$`)
 
+const quittungNote = "XInneres Quittung: the schema bundle the model was generated from has no quittung schema, so the message is recognised but not typed; add the XInneres quittung XSD to the bundle and run make generate"
+
 // Limits are applied to every document parsed.
 var Limits = safexml.Limits{}
 
@@ -194,8 +196,7 @@ func Parse(data []byte) (*Message, error) {
 	spec, ver := specByRoot(ns, local)
 	if spec == nil {
 		if QuittungNS.MatchString(ns) {
-			return parseUntyped(data, ns, local,
-				"XInneres Quittung: the schema bundle the model was generated from has no quittung schema, so the message is recognised but not typed; add the XInneres quittung XSD to the bundle and run make generate")
+			return parseUntyped(data, ns, local, quittungNote)
 		}
 		return nil, fmt.Errorf("xauslaender: root element {%s}%s: %w (known: %s)", ns, local, ErrUnsupported, knownNamespaces())
 	}

@@ -113,6 +113,10 @@ func GenerateVersion(b *schemas.Bundle, v VersionInfo, command string) ([]byte, 
 		sources = append(sources, rel(sc.Path))
 	}
 	sort.Strings(sources)
+	compiled, err := compiledSources(b, append([]string{v.Namespace}, replyNS...))
+	if err != nil {
+		return nil, err
+	}
 	return Generate(set, Config{
 		Package:   v.Package,
 		Version:   v.Version,
@@ -120,8 +124,34 @@ func GenerateVersion(b *schemas.Bundle, v VersionInfo, command string) ([]byte, 
 		RootXSD:   rel(v.RootXSD),
 		Roots:     roots,
 		Sources:   sources,
+		Compiled:  compiled,
 		Command:   command,
 	})
+}
+
+// compiledSources compiles the namespaces' schema sets with the bundle's
+// validator and returns the union of the files it read (with SHA-256).
+func compiledSources(b *schemas.Bundle, namespaces []string) ([]Source, error) {
+	seen := map[string]string{}
+	for _, ns := range namespaces {
+		s, err := b.Schema(ns)
+		if err != nil {
+			return nil, err
+		}
+		srcs, err := s.Sources()
+		if err != nil {
+			return nil, err
+		}
+		for _, src := range srcs {
+			seen[src.Path] = src.SHA256
+		}
+	}
+	out := make([]Source, 0, len(seen))
+	for p, h := range seen {
+		out = append(out, Source{Path: p, SHA256: h})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, nil
 }
 
 // GenerateAll generates every XAusländer version of the bundle into

@@ -64,6 +64,47 @@ var Spec = xsd.VersionSpec{
 	Namespace: "http://www.osci.de/xauslaender2611",
 	Package:   "v2611",
 	RootXSD:   "xauslaender/26.11/xsd/xinneres.xauslaender.xsd",
+	Sources: []xsd.Source{
+		{Path: "catalog.xml", SHA256: "c795daf3837dce54c2b305cbc7448f927758e608c2a2101bf670cd90451b898e"},
+		{Path: "xauslaender/26.11/xsd/xauslaender-allgemeine-datentypen.xsd", SHA256: "79617b423f0c1144418d69d4f37dfbc5bc8ea6a3d061ee505871a531aa527811"},
+		{Path: "xauslaender/26.11/xsd/xauslaender-basistypen.xsd", SHA256: "ed4735f1426f024dc2d5b057b9997eec2961ba315ccf68e5e371df214a8f0120"},
+		{Path: "xauslaender/26.11/xsd/xauslaender-baukasten.xsd", SHA256: "587146806390050800cc8b655a332101b0938ed4e7bf1d102c36a2e55902c35c"},
+		{Path: "xauslaender/26.11/xsd/xauslaender-codes.xsd", SHA256: "71144346cb69220404933e47e39d9f775c5f7922d09ea7b801312312dc8749e7"},
+		{Path: "xauslaender/26.11/xsd/xauslaender-nachricht-asyl.xsd", SHA256: "45c0d8ecf3a0b95cad8e27102201b1bf4f3a5ce0c282b50d3878b70465d3e2fa"},
+		{Path: "xauslaender/26.11/xsd/xauslaender-nachricht-berd.xsd", SHA256: "c7c046451a06ba67be25443cc51e13c79987a852428334d47b6941c432a12325"},
+		{Path: "xauslaender/26.11/xsd/xauslaender-nachricht-geas.xsd", SHA256: "9fe1e51e4f0ab67ae9a025ac36fbba511c8298a1cf83209a8cf25acc44c94b86"},
+		{Path: "xauslaender/26.11/xsd/xauslaender-nachricht-peb.xsd", SHA256: "ff7a2a3f627c124591282882632ff1efcb5e1d91c4e61786e5f66a4d70981e06"},
+		{Path: "xauslaender/26.11/xsd/xauslaender-nachrichten-abh-abh.xsd", SHA256: "9ccd50ae8208dff9953223ecae081811b53d06453b79661f8e69e2a5fa3c9600"},
+		{Path: "xauslaender/26.11/xsd/xauslaender-nachrichten-abh-mb.xsd", SHA256: "40d60eb4642193845f97488c13e5b69e5e875769a1758462e1599025f8c1ab6c"},
+		{Path: "xauslaender/26.11/xsd/xauslaender-nachrichten-administration.xsd", SHA256: "a5856aec0cd8a853d78ea75dc14905bebfc22def5213d7a3fa5d0ee786fa9666"},
+		{Path: "xauslaender/26.11/xsd/xauslaender-nachrichten-azr.xsd", SHA256: "f6ca4ebae94a92abc495e58c89043f779585873fdad5f00210383eb7443a3564"},
+		{Path: "xauslaender/26.11/xsd/xauslaender-nachrichten-bamf-abh.xsd", SHA256: "9c13168b82255d8490ab5eb829c91b310baee41f33bd0fb05ee004b543506e71"},
+		{Path: "xauslaender/26.11/xsd/xauslaender-nachrichten-bamftgs.xsd", SHA256: "57107e2b3e344857c94dfbc09bfaa3d51566683372132f589e4573087f3dd754"},
+		{Path: "xauslaender/26.11/xsd/xauslaender-nachrichten-bpol.xsd", SHA256: "740ffb8f8b12ab7eb5c346c359e20b74c524573dd38dc4ec9fcc22ff5e53c01d"},
+		{Path: "xauslaender/26.11/xsd/xauslaender-nachrichten-ersst.xsd", SHA256: "1a4b280fc87fa1a0a4d4526788a7f8249eca2abf847659fd5b64390e902839b7"},
+		{Path: "xauslaender/26.11/xsd/xauslaender-nachrichten-mb-abh.xsd", SHA256: "85d1df676726dc83cf65e9217e400e5fd6eb4d481e11475456c33ba685f56bad"},
+		{Path: "xauslaender/26.11/xsd/xauslaender-nachrichten-nks.xsd", SHA256: "da37033128d884d673d535e068c14875a3c4e330e9c9bc8aee9c5b8f1bb36522"},
+		{Path: "xauslaender/26.11/xsd/xauslaender-nachrichten-ozg.xsd", SHA256: "170fee07c050c938aebbed3c622730d9c2c11382cf7198bf74bac2b4f5e69958"},
+		{Path: "xauslaender/26.11/xsd/xinneres.xauslaender.xsd", SHA256: "8f834be5c9e927fc8eccc4c09ae9fb530ab68bded6fdcea1e991e533bfff0e64"},
+		{Path: "xdomea/4.0.0/xdomea-Baukasten.xsd", SHA256: "e5ab0e8506fd132750a363b100e551c7c785c5b0108a6b72500a5e3f92b6f232"},
+		{Path: "xdomea/4.0.0/xdomea-Datentypen.xsd", SHA256: "a82651b672176ed68d2a99e92c161562ae868f4c12fe8c6295f18d6edb63e80d"},
+		{Path: "xinneres/26.11/xsd/xinneres-auslandsanschrift.xsd", SHA256: "5304d83bb9b2532a18495f707f593c221da6e080912645a244fe11c641957f31"},
+		{Path: "xinneres/26.11/xsd/xinneres-azrnummer.xsd", SHA256: "303aba7c46dfb02abfa1a933ffdb7a9364949232256e99af9e83318dc46ad03f"},
+		{Path: "xinneres/26.11/xsd/xinneres-basisnachricht.xsd", SHA256: "fe0921614bb0ff86ccff814a45f7754dda12cbe148cb7b394997167e56fc76bf"},
+		{Path: "xinneres/26.11/xsd/xinneres-behoerde.xsd", SHA256: "8704d265e717dbadf275f62ff13aaefee7f336096ada56136493f7a4e70d5074"},
+		{Path: "xinneres/26.11/xsd/xinneres-codes-gemeindeverzeichnis.xsd", SHA256: "b1ae66b0066da3b5422042979e17e70c8520c7f272e5e5d7ec3a2b61edc8a639"},
+		{Path: "xinneres/26.11/xsd/xinneres-datum.xsd", SHA256: "2e0582a7ba53ecccd77bc6e9c1b5d740ee7c0e0b330a27be222feb8920d849db"},
+		{Path: "xinneres/26.11/xsd/xinneres-geschlecht.xsd", SHA256: "dbeee8f1ba21631b43f22f18b8690cc20dee27d2763486df81a39c66000ffe6a"},
+		{Path: "xinneres/26.11/xsd/xinneres-lichtbild.xsd", SHA256: "2af2d6be27cd86a6a16a216ad6cd13f91bcb658b60bdead946f18d8f1bedb8c0"},
+		{Path: "xinneres/26.11/xsd/xinneres-meldeanschrift.xsd", SHA256: "0570e0ec6c261105c1ffbbb774ca015ff025e9cafc24e252e877a570c0a3d590"},
+		{Path: "xinneres/26.11/xsd/xinneres-nachrichtentypen.xsd", SHA256: "5d62a7d6260e9f439549ca4f6309b3e120884ebea07796034a8c3179d67097bd"},
+		{Path: "xinneres/26.11/xsd/xinneres-name.xsd", SHA256: "22bf24e4ab9ea60d055aad3a29782373c2caf2b3a243e7c8f634b5952cc019b1"},
+		{Path: "xinneres/26.11/xsd/xinneres-postanschrift.xsd", SHA256: "ff20b8fd5f843dd77e9bebd9ba8c79b04b1c1e9c665801be172c8f08240310e4"},
+		{Path: "xinneres/26.11/xsd/xinneres-rueckweisung.xsd", SHA256: "164d08c58b2c7228f33a49459c0c0de68576d5b70e5fec20ae06e8082f190b12"},
+		{Path: "xoev/din-norm-91379-datatypes.xsd", SHA256: "7d3ed45ed2d36e0b42ccb217152301748312a890bf29a0cf3dfd2bf5333062c0"},
+		{Path: "xoev/xoev-basisnachricht-unqualified-g2g_1.1.xsd", SHA256: "92157c873af2ab5f2cc903487e39bd86c6a2184182e24fda1b9120406bf8e376"},
+		{Path: "xoev/xoev-code.xsd", SHA256: "beec7ef535f3b5beb9d2fd174ecf9dc1a3c9586731be223e844d1d21ee854ba8"},
+	},
 	Messages: []xsd.MessageSpec{
 		{Code: "000002", Namespace: "http://www.osci.de/xauslaender2611", Element: "Administration.RueckweisungSynchron.000002", Title: "Return to Sender-Nachricht für synchrone Kommunikation", Autor: "", Leser: "", New: func() xsd.Message { return new(AdministrationRueckweisungSynchron000002) }},
 		{Code: "000020", Namespace: "http://www.osci.de/xauslaender2611", Element: "Administration.Sendungswiederholung.000020", Title: "Wiederholung einer Sendung", Autor: "", Leser: "", New: func() xsd.Message { return new(AdministrationSendungswiederholung000020) }},
@@ -164,7 +205,7 @@ type AdministrationSendungswiederholung000020 struct {
 	// zurückzusenden.
 	//
 	// XSD type: xs:base64Binary.
-	Nachricht []byte `xsd:"nachricht,ns=http://www.osci.de/xauslaender2611" json:"nachricht"`
+	Nachricht []byte `xsd:"nachricht,ns=http://www.osci.de/xauslaender2611,plain" json:"nachricht"`
 }
 
 // XMLName returns the root element name.
@@ -221,7 +262,7 @@ type AdministrationDokumentenlieferungPaket000040 struct {
 	// Zip-Datei. Die Teile der Zip-Datei werden Base64 übertragen.
 	//
 	// XSD type: xs:base64Binary.
-	Dokumentcontainer []byte `xsd:"dokumentcontainer,ns=http://www.osci.de/xauslaender2611" json:"dokumentcontainer"`
+	Dokumentcontainer []byte `xsd:"dokumentcontainer,ns=http://www.osci.de/xauslaender2611,plain" json:"dokumentcontainer"`
 	// IdentifikationFachnachricht: Mit diesem Element werden Identifikationsdaten der zugehörigen
 	// Fachnachricht übermittelt.
 	//
@@ -3315,7 +3356,7 @@ type OZGDokument struct {
 	// Dokument: Mit diesem Element wird das Dokument übermittelt.
 	//
 	// XSD type: xs:base64Binary.
-	Dokument []byte `xsd:"dokument,ns=http://www.osci.de/xauslaender2611" json:"dokument"`
+	Dokument []byte `xsd:"dokument,ns=http://www.osci.de/xauslaender2611,plain" json:"dokument"`
 	// Dokumententyp: Mit diesem Element wird das Format des Dokumentes übermittelt.
 	//
 	// XSD type: Code.Dokumentformat.
@@ -3364,7 +3405,7 @@ type OZGDokumentOderReferenzDokumentOderReferenz struct {
 	// Alternative of a choice: set exactly one of the alternatives.
 	//
 	// XSD type: xs:base64Binary.
-	Dokument *[]byte `xsd:"dokument,ns=http://www.osci.de/xauslaender2611,choice=7" json:"dokument,omitempty"`
+	Dokument *[]byte `xsd:"dokument,ns=http://www.osci.de/xauslaender2611,choice=7,plain" json:"dokument,omitempty"`
 	// Dokumentuuid: Dieses Element übermittelt die UUID des Dokuments. Sie ordnet das Dokument zu der
 	// Datei im Dokumentencontainer zu.
 	//
@@ -4757,7 +4798,7 @@ type RueckweisungTemplateAsynchron struct {
 	// XSD type: Identifikation.Nachricht.Typ4.
 	IdNachricht *IdentifikationNachrichtTyp4 `xsd:"idNachricht" json:"idNachricht,omitempty"`
 	// Nachricht: XSD type: xs:base64Binary.
-	Nachricht []byte `xsd:"nachricht" json:"nachricht"`
+	Nachricht []byte `xsd:"nachricht,plain" json:"nachricht"`
 }
 
 // RueckweisungTransportinformationen is the XSD type Rueckweisung.Transportinformationen

@@ -269,7 +269,26 @@ func collectPaths(t reflect.Type, path string, want func(*field) bool, out *[]st
 	delete(onStack, t)
 }
 
-var base64Paths sync.Map // reflect.Type → []string
+var base64Paths, plainBase64Paths sync.Map // reflect.Type → []string
+
+// PlainBase64Paths returns the subset of Base64Paths whose elements are
+// declared with type xs:base64Binary itself (no facets, no default or fixed
+// value, not nillable) in the schemas the type was generated from: for
+// those, the strict base64 check is the whole check of their text.
+func PlainBase64Paths(m Message) []string {
+	t := reflect.TypeOf(m)
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if v, ok := plainBase64Paths.Load(t); ok {
+		return v.([]string)
+	}
+	_, local := m.XMLName()
+	var out []string
+	collectPaths(t, "/"+local, func(f *field) bool { return f.plain && f.val == vBytes }, &out, map[reflect.Type]bool{})
+	plainBase64Paths.Store(t, out)
+	return out
+}
 
 // Base64Paths returns the element paths (without indices) of a generated
 // root message type whose content is xs:base64Binary (documents), for the

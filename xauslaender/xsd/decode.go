@@ -66,12 +66,31 @@ func Unmarshal(data []byte, m Message, limits safexml.Limits) error {
 		}
 		return pe
 	}
+	d := xml.NewDecoder(bytes.NewReader(data))
+	d.Strict = true
+	return UnmarshalTokens(d, m)
+}
+
+// TokenReader is a source of XML tokens for UnmarshalTokens; *xml.Decoder
+// is one. Token returns io.EOF after the last token; InputPos gives the
+// current line for error messages. CharData may be reused after the next
+// call (UnmarshalTokens copies what it keeps).
+type TokenReader interface {
+	Token() (xml.Token, error)
+	InputPos() (line, column int)
+}
+
+// UnmarshalTokens builds m from the tokens of a document that has already
+// been read and checked by a conforming parser, for example during schema
+// validation, so a message is not parsed twice. It is as strict as
+// Unmarshal. The tokens must come from a well-formed document that passed
+// safexml's checks: UnmarshalTokens does not check limits itself.
+func UnmarshalTokens(r TokenReader, m Message) error {
 	rv := reflect.ValueOf(m)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
 		return fmt.Errorf("xsd: Unmarshal needs a non-nil pointer to a generated message struct, got %T", m)
 	}
-	d := &decoder{d: xml.NewDecoder(bytes.NewReader(data))}
-	d.d.Strict = true
+	d := &decoder{d: r}
 	wantNS, wantLocal := m.XMLName()
 	for {
 		tok, err := d.d.Token()
@@ -114,7 +133,7 @@ func Unmarshal(data []byte, m Message, limits safexml.Limits) error {
 }
 
 type decoder struct {
-	d *xml.Decoder
+	d TokenReader
 }
 
 func (d *decoder) line() int {

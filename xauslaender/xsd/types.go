@@ -151,6 +151,12 @@ type MessageSpec struct {
 	New func() Message
 }
 
+// Source is a schema file with the SHA-256 of its bytes.
+type Source struct {
+	Path   string // relative to the bundle, forward slashes
+	SHA256 string // hex
+}
+
 // VersionSpec describes a generated package: one XAusländer version and
 // the reply messages generated with it.
 type VersionSpec struct {
@@ -162,6 +168,12 @@ type VersionSpec struct {
 	Package string
 	// RootXSD is the root schema file, relative to the bundle.
 	RootXSD string
+	// Sources are the files the bundle's validator compiled for the
+	// package's namespaces when it was generated, with their SHA-256 (the
+	// catalog included). What the model knows about the schemas (which
+	// elements are plain xs:base64Binary, for instance) holds for a bundle
+	// whose compiled files are among these, unchanged.
+	Sources []Source
 	// Messages lists the generated message types, ordered by namespace and code.
 	Messages []MessageSpec
 }

@@ -17,6 +17,7 @@ package libxml
 import "C"
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"runtime"
@@ -165,6 +166,7 @@ func (s *Schema) getCtx() *C.xagw_ctx {
 }
 
 func (s *Schema) putCtx(c *C.xagw_ctx) {
+	C.xagw_ctx_trim(c)
 	if C.xagw_ctx_spent(c) != 0 {
 		C.xagw_ctx_free(c)
 		return
@@ -187,11 +189,48 @@ type Code struct {
 	Value         string // text of the <code> child, as written
 }
 
+// Capture is the value found at a path of Request.Capture.
+type Capture struct {
+	// Present reports that the element (or attribute) occurs.
+	Present bool
+	// Line is the element's start line.
+	Line int
+	// Value is the element's own text (or the attribute value), at most
+	// MaxCapture bytes.
+	Value string
+	// Truncated reports that the text was longer than MaxCapture bytes.
+	Truncated bool
+}
+
+// MaxCapture is the number of bytes of a captured value kept.
+const MaxCapture = 1024
+
 // maxChecks is the size of the C check table (XAGW_MAX_CHECKS).
 const maxChecks = 1024
 
-// maxCodes bounds the coded values collected per document.
-const maxCodes = 20000
+// Request says what a validation does besides validating. The typed model
+// of a message type hands out the same slices for every document of that
+// type, which lets their C form be cached.
+type Request struct {
+	// Codes collects the coded values (elements shaped
+	// <x listURI listVersionID><code/><name/></x>).
+	Codes bool
+	// Base64 lists element paths without indices ("/a/b") whose text must
+	// be strict xs:base64Binary (libxml2 2.9 skips characters outside the
+	// base64 alphabet).
+	Base64 []string
+	// PlainBase64 are Base64 paths whose element type is xs:base64Binary
+	// itself (no facets, no default or fixed value): their text is checked
+	// strictly here and not handed to libxml2's validator, whose own base64
+	// check could find nothing more.
+	PlainBase64 []string
+	// NonEmpty lists element paths whose text must not be empty.
+	NonEmpty []string
+	// Capture lists paths without indices whose first occurrence is read:
+	// "/a/b" for the text of an element, "/a/@x" for attribute x of the
+	// first /a (unqualified attributes only).
+	Capture []string
+}
 
 // Outcome is the result of one validation.
 type Outcome struct {
@@ -199,8 +238,10 @@ type Outcome struct {
 	Codes []Code
 	// CodesDropped counts coded values beyond the per-call limit.
 	CodesDropped int
+	// Captures has one entry per Request.Capture path, in that order.
+	Captures []Capture
 	// Status is 0 when valid, >0 when invalid or not well-formed, <0 on an
-	// internal libxml2 error.
+	// internal error (which includes any allocation failure on our side).
 	Status int
 	Diags  []Diag
 	// Dropped counts errors beyond the per-call limit.
@@ -208,84 +249,104 @@ type Outcome struct {
 }
 
 // Validate parses data (no DTD loading, no entity substitution, no network)
-// and validates it. Callers must have checked data with internal/safexml.
+// and validates it, doing what req asks for in the same pass. Callers must
+// have checked data with internal/safexml.
 //
-// With collectCodes, the coded values (elements shaped <x listURI listVersionID><code/><name/></x>)
-// are returned as well, found in the same parse. base64Paths lists element
-// paths without indices ("/a/b") whose text must be strict xs:base64Binary
-// (libxml2 2.9 skips characters outside the base64 alphabet); nonEmptyPaths
-// lists elements whose text must not be empty.
-func (s *Schema) Validate(data []byte, collectCodes bool, base64Paths, nonEmptyPaths []string) Outcome {
+// When tokens is not nil and the document is valid, tokens is called with
+// the document's tokens before Validate returns (the reader is valid only
+// during the call): a typed model can be built from them without parsing
+// the document again.
+func (s *Schema) Validate(data []byte, req *Request, tokens func(*Tokens)) Outcome {
+	if req == nil {
+		req = &Request{}
+	}
 	if s.ptr == nil {
 		return Outcome{Status: -1, Diags: []Diag{{Message: "schema has been freed"}}}
+	}
+	if n := len(req.Base64) + len(req.PlainBase64) + len(req.NonEmpty) + len(req.Capture); n > maxChecks/2 {
+		// Half: attribute captures may add a table entry for their element.
+		return Outcome{Status: -1, Diags: []Diag{{Message: fmt.Sprintf("%d element checks requested; at most %d", n, maxChecks/2)}}}
+	}
+	if len(data) == 0 || len(data) > 1<<30 {
+		return Outcome{Status: 1, Diags: []Diag{{Message: "document empty or larger than 1 GiB"}}}
 	}
 	cx := s.getCtx()
 	if cx == nil {
 		return Outcome{Status: -1, Diags: []Diag{{Message: "libxml2 could not allocate a validation context"}}}
 	}
 	defer s.putCtx(cx)
-	if len(base64Paths)+len(nonEmptyPaths) > maxChecks {
-		return Outcome{Status: -1, Diags: []Diag{{Message: fmt.Sprintf("more than %d element checks requested", maxChecks)}}}
-	}
-	if len(data) == 0 || len(data) > 1<<30 {
-		return Outcome{Status: 1, Diags: []Diag{{Message: "document empty or larger than 1 GiB"}}}
-	}
 	var d C.xagw_diags
 	d.max = maxDiags
-	var codes C.xagw_codes
-	codes.max = maxCodes
-	cp := (*C.xagw_codes)(nil)
-	if collectCodes {
-		cp = &codes
-	}
 	var checks *C.char
-	if len(base64Paths)+len(nonEmptyPaths) > 0 {
+	if len(req.Base64)+len(req.PlainBase64)+len(req.NonEmpty)+len(req.Capture) > 0 {
 		var cached bool
-		checks, cached = s.checkList(base64Paths, nonEmptyPaths)
+		checks, cached = s.checkList(req)
 		if !cached {
 			defer C.free(unsafe.Pointer(checks))
 		}
 	}
-	st := C.xagw_validate(cx, (*C.char)(unsafe.Pointer(&data[0])), C.int(len(data)), &d, cp, checks)
+	var out C.xagw_out
+	st := C.xagw_validate(cx, (*C.char)(unsafe.Pointer(&data[0])), C.int(len(data)), &d, cbool(req.Codes), cbool(tokens != nil), checks, &out)
 	runtime.KeepAlive(data)
 	runtime.KeepAlive(s)
-	out := Outcome{Status: int(st), Dropped: int(d.dropped), CodesDropped: int(codes.dropped)}
-	out.Diags = takeDiags(&d)
-	out.Codes = takeCodes(&codes)
-	return out
+	o := Outcome{Status: int(st), Dropped: int(d.dropped), CodesDropped: int(out.codes_dropped)}
+	o.Diags = takeDiags(&d)
+	if out.oom != 0 {
+		o.Status = -1
+		o.Diags = append(o.Diags, Diag{Message: "out of memory while validating"})
+		return o
+	}
+	arena := unsafe.Slice((*byte)(unsafe.Pointer(out.arena)), int(out.arena_len))
+	o.Codes = takeCodes(&out, arena)
+	o.Captures = takeCaptures(&out, req.Capture)
+	if tokens != nil && o.Status == 0 && out.events_len > 0 {
+		tokens(&Tokens{b: unsafe.Slice((*byte)(unsafe.Pointer(out.events)), int(out.events_len))})
+	}
+	return o
 }
 
-// checkKey identifies a pair of check lists by their backing arrays: the
+func cbool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// checkKey identifies a request's check lists by their backing arrays: the
 // typed model hands out the same slices for every message of a type.
 type checkKey struct {
-	b64, ne   *string
-	nb64, nne int
+	b64, plain, ne, capt     *string
+	nb64, nplain, nne, ncapt int
+}
+
+func first(s []string) *string {
+	if len(s) == 0 {
+		return nil
+	}
+	return &s[0]
 }
 
 // maxCachedCheckLists bounds the cache (one entry per message type in
 // practice; callers building fresh slices each time are not cached).
 const maxCachedCheckLists = 256
 
-// checkList returns the C form of the check lists ("b/path", "n/path",
-// NUL-separated), cached per list pair; cached lists live as long as the
-// process and must not be freed.
-func (s *Schema) checkList(b64, ne []string) (*C.char, bool) {
-	k := checkKey{nb64: len(b64), nne: len(ne)}
-	if len(b64) > 0 {
-		k.b64 = &b64[0]
-	}
-	if len(ne) > 0 {
-		k.ne = &ne[0]
-	}
+// checkList returns the C form of the request's lists ("b/path", "p/path",
+// "n/path", "t/path", NUL-separated), cached per list set; cached lists
+// live as long as the process and must not be freed.
+func (s *Schema) checkList(r *Request) (*C.char, bool) {
+	k := checkKey{first(r.Base64), first(r.PlainBase64), first(r.NonEmpty), first(r.Capture),
+		len(r.Base64), len(r.PlainBase64), len(r.NonEmpty), len(r.Capture)}
 	if v, ok := s.lists.Load(k); ok {
 		return v.(*C.char), true
 	}
 	var b strings.Builder
-	for _, p := range b64 {
-		b.WriteString("b" + p + "\x00")
-	}
-	for _, p := range ne {
-		b.WriteString("n" + p + "\x00")
+	for _, l := range []struct {
+		kind  string
+		paths []string
+	}{{"b", r.Base64}, {"p", r.PlainBase64}, {"n", r.NonEmpty}, {"t", r.Capture}} {
+		for _, p := range l.paths {
+			b.WriteString(l.kind + strings.ReplaceAll(p, "\x00", "") + "\x00")
+		}
 	}
 	cs := C.CString(b.String())
 	if s.nlists.Add(1) > maxCachedCheckLists {
@@ -323,24 +384,56 @@ func takeDiags(d *C.xagw_diags) []Diag {
 	return out
 }
 
-func takeCodes(c *C.xagw_codes) []Code {
-	defer C.xagw_codes_free(c)
-	if c.n == 0 {
+// arenaString returns the NUL-terminated string at off (ok false for -1).
+func arenaString(arena []byte, off C.int) (string, bool) {
+	if off < 0 || int(off) >= len(arena) {
+		return "", false
+	}
+	b := arena[off:]
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return string(b), true
+}
+
+func takeCodes(out *C.xagw_out, arena []byte) []Code {
+	if out.ncodes == 0 {
 		return nil
 	}
-	items := unsafe.Slice(c.items, int(c.n))
-	out := make([]Code, len(items))
+	items := unsafe.Slice(out.codes, int(out.ncodes))
+	codes := make([]Code, len(items))
 	for i, it := range items {
-		out[i] = Code{Line: int(it.line), Value: C.GoString(it.code)}
-		if it.path != nil {
-			out[i].Path = C.GoString(it.path)
+		c := &codes[i]
+		c.Line = int(it.line)
+		c.Path, _ = arenaString(arena, it.path)
+		c.Value, _ = arenaString(arena, it.code)
+		c.ListURI, c.HasListURI = arenaString(arena, it.uri)
+		c.ListVersionID, c.HasVersion = arenaString(arena, it.ver)
+	}
+	return codes
+}
+
+func takeCaptures(out *C.xagw_out, paths []string) []Capture {
+	if len(paths) == 0 {
+		return nil
+	}
+	caps := make([]Capture, len(paths))
+	if int(out.ncaps) < len(paths) {
+		return caps // nothing was captured (the table could not be built)
+	}
+	items := unsafe.Slice(out.caps, int(out.ncaps))
+	for i := range caps {
+		it := items[i]
+		if it.present == 0 {
+			continue
 		}
-		if it.uri != nil {
-			out[i].ListURI, out[i].HasListURI = C.GoString(it.uri), true
-		}
-		if it.ver != nil {
-			out[i].ListVersionID, out[i].HasVersion = C.GoString(it.ver), true
+		caps[i] = Capture{Present: true, Line: int(it.line), Truncated: it.truncated != 0}
+		if it.len > 0 {
+			caps[i].Value = C.GoStringN(it.value, it.len)
+			if strings.Contains(paths[i], "/@") {
+				caps[i].Value = strings.ReplaceAll(caps[i].Value, "&#38;", "&") // see Tokens.Next
+			}
 		}
 	}
-	return out
+	return caps
 }

@@ -151,30 +151,23 @@ xmlSchemaPtr xagw_compile(const char *path, uintptr_t resolver, xagw_diags *d) {
 	return s;
 }
 
-void xagw_codes_free(xagw_codes *c) {
-	for (int i = 0; i < c->n; i++) {
-		free(c->items[i].path);
-		free(c->items[i].uri);
-		free(c->items[i].ver);
-		free(c->items[i].code);
-	}
-	free(c->items);
-	c->items = NULL;
-	c->n = c->cap = 0;
-}
-
-
 // ---------------------------------------------------------------------------
 // Streaming validation. The document is parsed with SAX and validated with
 // libxml2's schema SAX plug, without building a tree (building and freeing
 // the tree was about half of libxml2's time). Our SAX handlers keep a stack
 // of open elements, which gives errors their element path and start line,
-// collects coded values and runs the element checks (strict base64,
-// non-empty text).
+// and do in the same pass what the caller asked for: collect coded values,
+// run the element checks (strict base64, non-empty text), capture values
+// (header fields) and record the document's tokens (to build a typed model
+// without parsing again).
 //
 // The plug calls our end-element handler before the validator's, so an
 // element is popped lazily (at our next event): errors the validator raises
 // while ending an element still see that element on top.
+//
+// Nothing here allocates per element in the steady state: frames, their
+// sibling counters and code buffers, the output arena and the token buffer
+// keep their capacity across the validations of a context.
 // ---------------------------------------------------------------------------
 
 static unsigned char b64class[256];
@@ -198,18 +191,33 @@ typedef struct {
 } b64state;
 
 static void b64_feed(b64state *st, const unsigned char *p, int len) {
-	for (int i = 0; i < len && st->err == NULL; i++) {
-		unsigned char v = b64class[p[i]];
-		if (v < 64) {
+	if (st->err) return;
+	int i = 0;
+	while (i < len) {
+		// The bulk of a document is alphabet characters: count them in a
+		// tight loop and look only at what ends a run.
+		int from = i;
+		// Eight at a time: a class of 64 or more (padding, space, foreign)
+		// has bit 6 set, alphabet classes (0..63) do not.
+		while (i + 8 <= len && ((b64class[p[i]] | b64class[p[i + 1]] | b64class[p[i + 2]] | b64class[p[i + 3]] |
+				b64class[p[i + 4]] | b64class[p[i + 5]] | b64class[p[i + 6]] | b64class[p[i + 7]]) & 64) == 0)
+			i += 8;
+		while (i < len && b64class[p[i]] < 64) i++;
+		if (i > from) {
 			if (st->pad) { st->err = "data after '=' padding"; return; }
-			st->last = v;
-			st->n++;
-		} else if (v == 64) {
+			st->n += (size_t)(i - from);
+			st->last = b64class[p[i - 1]];
+		}
+		if (i >= len) return;
+		unsigned char v = b64class[p[i]];
+		if (v == 64) {
 			if (++st->pad > 2) { st->err = "more than two '=' padding characters"; return; }
 			st->n++;
 		} else if (v == 66) {
 			st->err = "character outside the base64 alphabet";
+			return;
 		}
+		i++;
 	}
 }
 
@@ -225,11 +233,21 @@ static const char *b64_done(b64state *st) {
 #define XAGW_CHECK_SLOTS 4096 // open addressing, > 2 * XAGW_MAX_CHECKS, power of two
 #define XAGW_MAX_DEPTH 1024
 #define XAGW_MAX_CODE 4096    // bytes of a <code> text kept
+#define XAGW_MAX_CAPTURE 1024 // bytes of a captured value kept
+#define XAGW_MAX_CODES 20000  // coded values kept per document
+#define XAGW_KEEP_BUFFER (4u << 20) // larger buffers are released after use
+
+// Element flags from the check list.
+#define F_B64 1      // strict base64
+#define F_PLAIN 2    // strict base64, text not handed to the validator
+#define F_NONEMPTY 4 // must not be empty
+#define F_ATTRS 8    // some attribute of this element is captured
 
 typedef struct {
-	const char *path;
+	const char *path; // NULL: empty slot
 	size_t len;
-	char kind; // 'b' base64, 'n' non-empty; 0 = empty slot
+	int flags;
+	int cap;          // capture index, -1 when not captured
 } check_slot;
 
 typedef struct {
@@ -244,22 +262,25 @@ typedef struct {
 	size_t plen;         // path length before this element
 	uint32_t phash;      // path hash before this element
 	int over;            // this element's path did not fit the buffer
-	char kind;           // element check
+	int flags;           // F_*
+	int cap;             // capture receiving this element's text, -1 none
 	b64state b64;
 	int content;         // 'n' check: text or child seen
 	int code_state;      // 0 no child yet, 1 <code>, 2 <code><name>, -1 not a code
 	int is_code_child;   // this is the <code> of a code-shaped parent
-	char *list_uri, *list_ver;
-	char *code; size_t code_len;
-	kidcount *kids; int nkids, capkids;
+	int list_uri, list_ver; // arena offsets, -1 when absent
+	int nkids;
+	// Kept across uses of the frame slot:
+	char *code; size_t code_len, code_cap;
+	kidcount *kids; int capkids;
 } frame;
 
 typedef struct {
 	xagw_diags *diags;
-	xagw_codes *codes;
 	xmlParserCtxtPtr pc;
 	check_slot slots[XAGW_CHECK_SLOTS];
 	int nchk;
+	int ncaps;
 	frame *st; int depth, cap;
 	int pending;         // elements ended but not yet popped (0 or 1)
 	char path[4096];
@@ -267,7 +288,19 @@ typedef struct {
 	uint32_t hash;
 	int overflow;
 	int dtd;
+	int stopped;         // we stopped the parser (depth): never a pass
+	int want_codes, want_events;
+	// Outputs, reused across validations.
+	xagw_code *codes; size_t capcodes; int ncodes, codes_dropped;
+	xagw_capture *caps; char *capmem;
+	char *arena; size_t alen, acap;
+	char *ev; size_t elen, ecap;
+	int oom;
+	// The schema plug's text handlers: ours run first (see front_text).
+	charactersSAXFunc plug_chars, plug_cdata;
 } stream;
+
+static __thread stream *tls_stream = NULL;
 
 #define FNV_OFFSET 2166136261u
 
@@ -276,52 +309,145 @@ static uint32_t fnv1a_more(uint32_t h, const char *p, size_t n) {
 	return h;
 }
 
-static void check_add(stream *w, char kind, const char *path, size_t len) {
-	uint32_t i = fnv1a_more(FNV_OFFSET, path, len) & (XAGW_CHECK_SLOTS - 1);
-	while (w->slots[i].kind != 0) {
-		if (w->slots[i].len == len && memcmp(w->slots[i].path, path, len) == 0) return;
+static check_slot *check_find(stream *w, const char *path, size_t len, uint32_t h, int create) {
+	uint32_t i = h & (XAGW_CHECK_SLOTS - 1);
+	while (w->slots[i].path != NULL) {
+		if (w->slots[i].len == len && memcmp(w->slots[i].path, path, len) == 0) return &w->slots[i];
 		i = (i + 1) & (XAGW_CHECK_SLOTS - 1);
 	}
-	w->slots[i] = (check_slot){path, len, kind};
+	if (!create || w->nchk >= XAGW_MAX_CHECKS) return NULL;
+	w->slots[i] = (check_slot){path, len, 0, -1};
 	w->nchk++;
+	return &w->slots[i];
 }
 
-static char check_kind(stream *w) {
-	uint32_t i = w->hash & (XAGW_CHECK_SLOTS - 1);
-	while (w->slots[i].kind != 0) {
-		if (w->slots[i].len == w->len && memcmp(w->slots[i].path, w->path, w->len) == 0) return w->slots[i].kind;
-		i = (i + 1) & (XAGW_CHECK_SLOTS - 1);
+// check_add adds one check-list entry; it returns 0 when the table is full.
+static int check_add(stream *w, char kind, const char *path, size_t len) {
+	check_slot *s = check_find(w, path, len, fnv1a_more(FNV_OFFSET, path, len), 1);
+	if (s == NULL) return 0;
+	switch (kind) {
+	case 'b': s->flags |= F_B64; break;
+	case 'p': s->flags |= F_B64 | F_PLAIN; break;
+	case 'n': s->flags |= F_NONEMPTY; break;
+	case 't': {
+		int idx = w->ncaps++; // numbered by entry, even when a path repeats
+		if (s->cap < 0) s->cap = idx;
+		for (size_t k = len; k >= 2; k--) {
+			if (path[k - 2] == '/' && path[k - 1] == '@') {
+				check_slot *el = check_find(w, path, k - 2, fnv1a_more(FNV_OFFSET, path, k - 2), 1);
+				if (el == NULL) return 0;
+				el->flags |= F_ATTRS;
+				break;
+			}
+		}
+		break;
 	}
-	return 0;
+	}
+	return 1;
 }
 
-// stream_path returns "/a/b[2]/c" for the open elements (an index from the
-// second same-named sibling on) and the top element's start line.
-static char *stream_path(void *sp, int *line) {
-	stream *w = sp;
-	if (w->depth == 0) return NULL;
+static int grow(void **p, size_t *cap, size_t need, size_t elem) {
+	if (need <= *cap) return 1;
+	size_t nc = *cap ? *cap * 2 : 64;
+	while (nc < need) nc *= 2;
+	void *np = realloc(*p, nc * elem);
+	if (np == NULL) return 0;
+	*p = np;
+	*cap = nc;
+	return 1;
+}
+
+// arena_put appends a NUL-terminated copy of s[0:n] and returns its offset.
+static int arena_put(stream *w, const char *s, size_t n) {
+	if (w->alen + n + 1 > (size_t)0x7fffffff || !grow((void **)&w->arena, &w->acap, w->alen + n + 1, 1)) {
+		w->oom = 1;
+		return -1;
+	}
+	int off = (int)w->alen;
+	if (n) memcpy(w->arena + w->alen, s, n);
+	w->arena[w->alen + n] = 0;
+	w->alen += n + 1;
+	return off;
+}
+
+static void ev_put(stream *w, const void *p, size_t n) {
+	if (w->oom) return;
+	if (!grow((void **)&w->ev, &w->ecap, w->elen + n, 1)) {
+		w->oom = 1;
+		return;
+	}
+	memcpy(w->ev + w->elen, p, n);
+	w->elen += n;
+}
+
+static void ev_u32(stream *w, size_t v) {
+	uint32_t x = (uint32_t)v;
+	ev_put(w, &x, 4);
+}
+
+static void ev_str(stream *w, const xmlChar *s, size_t n) {
+	ev_u32(w, n);
+	if (n) ev_put(w, s, n);
+}
+
+static size_t put_int(char *out, int v) {
+	char tmp[16];
+	size_t n = 0;
+	if (v <= 0) { out[0] = '0'; return 1; }
+	while (v > 0 && n < sizeof tmp) { tmp[n++] = (char)('0' + v % 10); v /= 10; }
+	for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+	return n;
+}
+
+// path_into writes "/a/b[2]/c" for the open elements (an index from the
+// second same-named sibling on) into out, which has room for total bytes
+// (see path_size), and returns the length.
+static size_t path_size(stream *w) {
 	size_t total = 1;
 	for (int i = 0; i < w->depth; i++) total += strlen((const char *)w->st[i].name) + 14;
-	char *out = malloc(total);
-	if (!out) return NULL;
+	return total;
+}
+
+static size_t path_into(stream *w, char *out) {
 	size_t n = 0;
 	for (int i = 0; i < w->depth; i++) {
 		frame *f = &w->st[i];
-		if (f->idx > 1)
-			n += (size_t)snprintf(out + n, total - n, "/%s[%d]", (const char *)f->name, f->idx);
-		else
-			n += (size_t)snprintf(out + n, total - n, "/%s", (const char *)f->name);
+		size_t l = strlen((const char *)f->name);
+		out[n++] = '/';
+		memcpy(out + n, f->name, l);
+		n += l;
+		if (f->idx > 1) {
+			out[n++] = '[';
+			n += put_int(out + n, f->idx);
+			out[n++] = ']';
+		}
 	}
+	out[n] = 0;
+	return n;
+}
+
+// stream_path returns the path of the open elements (malloc'd) and the top
+// element's start line; used for errors.
+static char *stream_path(void *sp, int *line) {
+	stream *w = sp;
+	if (w->depth == 0) return NULL;
+	char *out = malloc(path_size(w));
+	if (!out) return NULL;
+	path_into(w, out);
 	*line = w->st[w->depth - 1].line;
 	return out;
 }
 
-static void frame_free(frame *f) {
-	free(f->list_uri);
-	free(f->list_ver);
-	free(f->code);
-	free(f->kids);
-	memset(f, 0, sizeof *f);
+// arena_path appends the path of the open elements to the arena.
+static int arena_path(stream *w) {
+	size_t need = path_size(w);
+	if (!grow((void **)&w->arena, &w->acap, w->alen + need, 1)) {
+		w->oom = 1;
+		return -1;
+	}
+	int off = (int)w->alen;
+	w->alen += path_into(w, w->arena + w->alen) + 1;
+	return off;
 }
 
 static void stream_pop(stream *w) {
@@ -331,7 +457,6 @@ static void stream_pop(stream *w) {
 	w->len = f->plen;
 	w->hash = f->phash;
 	w->path[w->len] = 0;
-	frame_free(f);
 }
 
 static void settle(stream *w) {
@@ -351,16 +476,17 @@ static void add_error(stream *w, const char *msg) {
 	collect(w->diags, &e); // path and line from the stack
 }
 
-static char *attr_value(const xmlChar **a, int nb, const char *name) {
-	for (int i = 0; i < nb; i++, a += 5) {
-		if (a[2] == NULL && xmlStrEqual(a[0], (const xmlChar *)name)) {
-			size_t n = (size_t)(a[4] - a[3]);
-			char *v = malloc(n + 1);
-			if (v) { memcpy(v, a[3], n); v[n] = 0; }
-			return v;
-		}
+static void capture_append(stream *w, int cap, const xmlChar *p, size_t n) {
+	xagw_capture *c = &w->caps[cap];
+	char *dst = w->capmem + (size_t)cap * (XAGW_MAX_CAPTURE + 1);
+	size_t room = XAGW_MAX_CAPTURE - (size_t)c->len;
+	if (n > room) {
+		n = room;
+		c->truncated = 1;
 	}
-	return NULL;
+	memcpy(dst + c->len, p, n);
+	c->len += (int)n;
+	dst[c->len] = 0;
 }
 
 static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *URI,
@@ -384,33 +510,44 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 		}
 		int k;
 		for (k = 0; k < parent->nkids; k++)
-			if (parent->kids[k].name == localname) break;
+			if (parent->kids[k].name == localname) break; // dictionary names: pointer equality
 		if (k == parent->nkids) {
 			if (parent->nkids == parent->capkids) {
 				int nc = parent->capkids ? parent->capkids * 2 : 8;
 				kidcount *nk = realloc(parent->kids, nc * sizeof(kidcount));
-				if (nk) { parent->kids = nk; parent->capkids = nc; }
+				if (nk == NULL) { w->oom = 1; xmlStopParser(w->pc); return; }
+				parent->kids = nk;
+				parent->capkids = nc;
 			}
-			if (parent->nkids < parent->capkids) parent->kids[parent->nkids++] = (kidcount){localname, 0};
+			parent->kids[parent->nkids++] = (kidcount){localname, 0};
 		}
-		if (k < parent->nkids) idx = ++parent->kids[k].n;
+		idx = ++parent->kids[k].n;
 	}
 	if (w->depth == w->cap) {
 		int nc = w->cap ? w->cap * 2 : 64;
 		if (nc > XAGW_MAX_DEPTH) nc = XAGW_MAX_DEPTH;
 		frame *ns = w->cap < XAGW_MAX_DEPTH ? realloc(w->st, nc * sizeof(frame)) : NULL;
-		if (ns == NULL) { xmlStopParser(w->pc); return; }
-		w->st = ns; w->cap = nc;
+		if (ns == NULL) { w->stopped = 1; xmlStopParser(w->pc); return; }
+		memset(ns + w->cap, 0, (size_t)(nc - w->cap) * sizeof(frame));
+		w->st = ns;
+		w->cap = nc;
 	}
 	frame *f = &w->st[w->depth++];
-	memset(f, 0, sizeof *f);
 	f->name = localname;
 	f->line = w->pc && w->pc->input ? w->pc->input->line : 0;
 	f->idx = idx;
 	f->plen = w->len;
 	f->phash = w->hash;
+	f->over = 0;
+	f->flags = 0;
+	f->cap = -1;
+	f->b64 = (b64state){0, 0, -1, NULL};
+	f->content = 0;
+	f->code_state = 0;
 	f->is_code_child = is_code_child;
-	f->b64.last = -1;
+	f->list_uri = f->list_ver = -1;
+	f->nkids = 0;
+	f->code_len = 0;
 	size_t nl = strlen((const char *)localname);
 	if (w->len + nl + 2 < sizeof w->path) {
 		w->path[w->len++] = '/';
@@ -422,34 +559,109 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 		f->over = 1; // no schema path is this long: no check can match below
 		w->overflow++;
 	}
-	if (w->nchk > 0 && w->overflow == 0) f->kind = check_kind(w);
-	if (w->codes) {
-		f->list_uri = attr_value(attributes, nb_attributes, "listURI");
-		f->list_ver = attr_value(attributes, nb_attributes, "listVersionID");
+	if (w->nchk > 0 && w->overflow == 0) {
+		check_slot *s = check_find(w, w->path, w->len, w->hash, 0);
+		if (s != NULL) {
+			f->flags = s->flags;
+			if (s->cap >= 0 && !w->caps[s->cap].present) {
+				w->caps[s->cap].present = 1;
+				w->caps[s->cap].line = f->line;
+				f->cap = s->cap;
+			}
+		}
+	}
+	const xmlChar **a = attributes;
+	for (int i = 0; i < nb_attributes; i++, a += 5) {
+		if (a[2] != NULL) continue; // qualified attributes are never codes' or captured ones
+		size_t vn = (size_t)(a[4] - a[3]);
+		if (w->want_codes) {
+			if (xmlStrEqual(a[0], (const xmlChar *)"listURI")) f->list_uri = arena_put(w, (const char *)a[3], vn);
+			else if (xmlStrEqual(a[0], (const xmlChar *)"listVersionID")) f->list_ver = arena_put(w, (const char *)a[3], vn);
+		}
+		if (f->flags & F_ATTRS) {
+			size_t an = strlen((const char *)a[0]);
+			if (w->len + an + 3 < sizeof w->path) {
+				size_t save = w->len;
+				w->path[w->len++] = '/';
+				w->path[w->len++] = '@';
+				memcpy(w->path + w->len, a[0], an);
+				w->len += an;
+				uint32_t h = fnv1a_more(w->hash, w->path + save, an + 2);
+				check_slot *s = check_find(w, w->path, w->len, h, 0);
+				w->len = save;
+				w->path[save] = 0;
+				if (s != NULL && s->cap >= 0 && !w->caps[s->cap].present) {
+					w->caps[s->cap].present = 1;
+					w->caps[s->cap].line = f->line;
+					capture_append(w, s->cap, a[3], vn);
+				}
+			}
+		}
+	}
+	if (w->want_events) {
+		char op = 'S';
+		ev_put(w, &op, 1);
+		ev_u32(w, (size_t)f->line);
+		ev_str(w, URI, URI ? strlen((const char *)URI) : 0);
+		ev_str(w, localname, nl);
+		ev_u32(w, (size_t)nb_attributes);
+		a = attributes;
+		for (int i = 0; i < nb_attributes; i++, a += 5) {
+			ev_str(w, a[2], a[2] ? strlen((const char *)a[2]) : 0);
+			ev_str(w, a[0], strlen((const char *)a[0]));
+			ev_str(w, a[3], (size_t)(a[4] - a[3]));
+		}
 	}
 }
 
-static void on_text(void *ctx, const xmlChar *ch, int len) {
-	stream *w = ctx;
+static void on_text(stream *w, const xmlChar *ch, int len) {
 	settle(w);
 	if (w->depth == 0 || len <= 0) return;
 	frame *f = &w->st[w->depth - 1];
-	if (f->kind == 'b') b64_feed(&f->b64, ch, len);
-	if (f->kind == 'n') f->content = 1;
+	if (f->flags & F_B64) b64_feed(&f->b64, ch, len);
+	if (f->flags & F_NONEMPTY) f->content = 1;
+	if (f->cap >= 0) capture_append(w, f->cap, ch, (size_t)len);
 	if (f->is_code_child && w->depth >= 2) {
 		frame *p = &w->st[w->depth - 2];
 		size_t room = XAGW_MAX_CODE - p->code_len;
 		size_t n = (size_t)len < room ? (size_t)len : room;
 		if (n > 0) {
-			char *nc = realloc(p->code, p->code_len + n + 1);
-			if (nc) {
-				memcpy(nc + p->code_len, ch, n);
+			if (!grow((void **)&p->code, &p->code_cap, p->code_len + n + 1, 1)) {
+				w->oom = 1;
+			} else {
+				memcpy(p->code + p->code_len, ch, n);
 				p->code_len += n;
-				nc[p->code_len] = 0;
-				p->code = nc;
 			}
 		}
 	}
+	if (w->want_events) {
+		char op = 'T';
+		ev_put(w, &op, 1);
+		ev_str(w, ch, (size_t)len);
+	}
+}
+
+// Our own SAX text handlers do nothing: text reaches us through front_text,
+// which the validation installs in front of the schema plug's handler, so
+// that it can keep plain base64 text away from libxml2's validator.
+static void noop_text(void *ctx, const xmlChar *ch, int len) {
+	(void)ctx; (void)ch; (void)len;
+}
+
+static void front_text(void *ctx, const xmlChar *ch, int len) {
+	stream *w = tls_stream;
+	if (w == NULL) return;
+	on_text(w, ch, len);
+	if (w->depth > 0 && (w->st[w->depth - 1].flags & F_PLAIN)) return; // checked strictly by us
+	w->plug_chars(ctx, ch, len);
+}
+
+static void front_cdata(void *ctx, const xmlChar *ch, int len) {
+	stream *w = tls_stream;
+	if (w == NULL) return;
+	on_text(w, ch, len);
+	if (w->depth > 0 && (w->st[w->depth - 1].flags & F_PLAIN)) return;
+	w->plug_cdata(ctx, ch, len);
 }
 
 static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *URI) {
@@ -459,40 +671,34 @@ static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, c
 	if (w->depth == 0) return;
 	frame *f = &w->st[w->depth - 1];
 	char msg[256];
-	if (f->kind == 'b') {
+	if (f->flags & F_B64) {
 		const char *why = b64_done(&f->b64);
 		if (why) {
 			snprintf(msg, sizeof msg, "Element '%s': not a valid value of the atomic type 'xs:base64Binary': %s.", (const char *)f->name, why);
 			add_error(w, msg);
 		}
-	} else if (f->kind == 'n' && !f->content) {
+	}
+	if ((f->flags & F_NONEMPTY) && !f->content) {
 		snprintf(msg, sizeof msg, "Element '%s': a mandatory element of type din91379:datatypeC is empty (XInneres error code S030).", (const char *)f->name);
 		add_error(w, msg);
 	}
-	if (w->codes && f->code_state >= 1) {
-		xagw_codes *out = w->codes;
-		if (out->n >= out->max) {
-			out->dropped++;
+	if (w->want_codes && f->code_state >= 1) {
+		if (w->ncodes >= XAGW_MAX_CODES) {
+			w->codes_dropped++;
+		} else if (!grow((void **)&w->codes, &w->capcodes, (size_t)w->ncodes + 1, sizeof(xagw_code))) {
+			w->oom = 1;
 		} else {
-			if (out->n == out->cap) {
-				int nc = out->cap ? out->cap * 2 : 16;
-				xagw_code *ni = realloc(out->items, nc * sizeof(xagw_code));
-				if (ni) { out->items = ni; out->cap = nc; }
-			}
-			if (out->n < out->cap) {
-				xagw_code *it = &out->items[out->n++];
-				memset(it, 0, sizeof *it);
-				int line = 0;
-				it->path = stream_path(w, &line);
-				it->line = line;
-				it->uri = f->list_uri; f->list_uri = NULL;
-				it->ver = f->list_ver; f->list_ver = NULL;
-				it->code = f->code ? f->code : dupstr("");
-				f->code = NULL;
-			} else {
-				out->dropped++;
-			}
+			xagw_code *it = &w->codes[w->ncodes++];
+			it->line = f->line;
+			it->path = arena_path(w);
+			it->uri = f->list_uri;
+			it->ver = f->list_ver;
+			it->code = arena_put(w, f->code ? f->code : "", f->code_len);
 		}
+	}
+	if (w->want_events) {
+		char op = 'E';
+		ev_put(w, &op, 1);
 	}
 	w->pending = 1; // popped at our next event, after the validator's end handler
 }
@@ -505,7 +711,6 @@ static void on_dtd(void *ctx, const xmlChar *name, const xmlChar *ExternalID, co
 }
 
 static xmlEntityPtr on_entity(void *ctx, const xmlChar *name) {
-	(void)name;
 	// Only the predefined entities exist; a document asking for any other
 	// one is stopped (safexml refuses DTDs before we get here).
 	stream *w = ctx;
@@ -525,8 +730,8 @@ xagw_ctx *xagw_ctx_new(xmlSchemaPtr s) {
 	sax.initialized = XML_SAX2_MAGIC;
 	sax.startElementNs = on_start;
 	sax.endElementNs = on_end;
-	sax.characters = on_text;
-	sax.cdataBlock = on_text;
+	sax.characters = noop_text;
+	sax.cdataBlock = noop_text;
 	sax.internalSubset = on_dtd;
 	sax.externalSubset = on_dtd;
 	sax.getEntity = on_entity;
@@ -546,8 +751,16 @@ void xagw_ctx_free(xagw_ctx *c) {
 	if (c == NULL) return;
 	stream *w = c->w;
 	if (w) {
-		while (w->depth > 0) stream_pop(w);
+		for (int i = 0; i < w->cap; i++) {
+			free(w->st[i].code);
+			free(w->st[i].kids);
+		}
 		free(w->st);
+		free(w->codes);
+		free(w->caps);
+		free(w->capmem);
+		free(w->arena);
+		free(w->ev);
 		free(w);
 	}
 	free(c->checks);
@@ -561,12 +774,53 @@ void xagw_ctx_free(xagw_ctx *c) {
 // keep memory bounded whatever names attackers send.
 #define XAGW_CTX_MAX_USES 2000
 
-int xagw_validate(xagw_ctx *cx, const char *buf, int len, xagw_diags *d, xagw_codes *codes, const char *checks) {
+// build_checks rebuilds the check table from a new check list; it returns
+// 0 on failure (allocation, too many entries).
+static int build_checks(xagw_ctx *cx, const char *checks, size_t clen) {
+	stream *w = cx->w;
+	free(cx->checks);
+	cx->checks = NULL;
+	cx->checks_len = 0;
+	memset(w->slots, 0, sizeof w->slots);
+	w->nchk = 0;
+	w->ncaps = 0;
+	free(w->caps);
+	free(w->capmem);
+	w->caps = NULL;
+	w->capmem = NULL;
+	if (clen == 0) return 1;
+	cx->checks = malloc(clen);
+	if (cx->checks == NULL) return 0;
+	memcpy(cx->checks, checks, clen);
+	cx->checks_len = clen;
+	for (const char *p = cx->checks; *p; p += strlen(p) + 1) {
+		if (!check_add(w, p[0], p + 1, strlen(p + 1))) goto fail;
+	}
+	if (w->ncaps > 0) {
+		w->caps = calloc((size_t)w->ncaps, sizeof(xagw_capture));
+		w->capmem = malloc((size_t)w->ncaps * (XAGW_MAX_CAPTURE + 1));
+		if (w->caps == NULL || w->capmem == NULL) goto fail;
+	}
+	return 1;
+fail:
+	// Leave no half-built table behind: the next call rebuilds.
+	free(cx->checks);
+	cx->checks = NULL;
+	cx->checks_len = 0;
+	memset(w->slots, 0, sizeof w->slots);
+	w->nchk = 0;
+	w->ncaps = 0;
+	return 0;
+}
+
+int xagw_validate(xagw_ctx *cx, const char *buf, int len, xagw_diags *d, int codes, int events, const char *checks, xagw_out *out) {
 	int ret = -1;
-	tls_deny = 1;
-	cx->uses++;
 	stream *w = cx->w;
 	xmlParserCtxtPtr pc = cx->pc;
+	memset(out, 0, sizeof *out);
+	tls_deny = 1;
+	tls_stream = w;
+	cx->uses++;
 	// The check table is rebuilt only when the list changes (it is the same
 	// for every message of one type).
 	size_t clen = 0;
@@ -576,22 +830,11 @@ int xagw_validate(xagw_ctx *cx, const char *buf, int len, xagw_diags *d, xagw_co
 		clen = (size_t)(p - checks) + 1;
 	}
 	if (clen != cx->checks_len || (clen && memcmp(cx->checks, checks, clen) != 0)) {
-		free(cx->checks);
-		cx->checks = NULL;
-		cx->checks_len = 0;
-		memset(w->slots, 0, sizeof w->slots);
-		w->nchk = 0;
-		if (clen) {
-			cx->checks = malloc(clen);
-			if (cx->checks == NULL) goto out;
-			memcpy(cx->checks, checks, clen);
-			cx->checks_len = clen;
-			for (const char *p = cx->checks; *p && w->nchk < XAGW_MAX_CHECKS; p += strlen(p) + 1)
-				check_add(w, p[0], p + 1, strlen(p + 1));
-		}
+		if (!build_checks(cx, checks, clen)) goto out;
 	}
 	w->diags = d;
-	w->codes = codes;
+	w->want_codes = codes;
+	w->want_events = events;
 	w->depth = 0;
 	w->pending = 0;
 	w->len = 0;
@@ -599,6 +842,17 @@ int xagw_validate(xagw_ctx *cx, const char *buf, int len, xagw_diags *d, xagw_co
 	w->hash = FNV_OFFSET;
 	w->overflow = 0;
 	w->dtd = 0;
+	w->stopped = 0;
+	w->ncodes = 0;
+	w->codes_dropped = 0;
+	w->alen = 0;
+	w->elen = 0;
+	w->oom = 0;
+	for (int i = 0; i < w->ncaps; i++) {
+		w->caps[i] = (xagw_capture){0, 0, NULL, 0, 0};
+		w->caps[i].value = w->capmem + (size_t)i * (XAGW_MAX_CAPTURE + 1);
+		w->caps[i].value[0] = 0;
+	}
 	d->stream = w;
 
 	if (xmlCtxtResetPush(pc, NULL, 0, "message.xml", NULL) != 0) goto out;
@@ -612,6 +866,18 @@ int xagw_validate(xagw_ctx *cx, const char *buf, int len, xagw_diags *d, xagw_co
 		xmlSchemaSetValidStructuredErrors(vc, NULL, NULL);
 		goto out;
 	}
+	// Put our text handler in front of the plug's (pc->sax is now the
+	// plug's own handler table, restored by xmlSchemaSAXUnplug).
+	w->plug_chars = pc->sax->characters;
+	w->plug_cdata = pc->sax->cdataBlock;
+	if (w->plug_chars == NULL || w->plug_cdata == NULL) {
+		// The plug would not pass text to the validator: fail closed.
+		xmlSchemaSAXUnplug(plug);
+		xmlSchemaSetValidStructuredErrors(vc, NULL, NULL);
+		goto out;
+	}
+	pc->sax->characters = front_text;
+	pc->sax->cdataBlock = front_cdata;
 	xmlParseChunk(pc, buf, len, 1);
 	int wellFormed = pc->wellFormed;
 	xmlSchemaSAXUnplug(plug);
@@ -619,6 +885,9 @@ int xagw_validate(xagw_ctx *cx, const char *buf, int len, xagw_diags *d, xagw_co
 	if (w->dtd) {
 		add_error(w, "document type declarations (DTD, entities) are not allowed");
 		ret = 2; // the Go side has already refused DTDs; this is defence in depth
+	} else if (w->stopped) {
+		add_error(w, "elements nested too deeply");
+		ret = 2;
 	} else if (!wellFormed) {
 		xmlErrorPtr e = xmlCtxtGetLastError(pc);
 		if (e != NULL) collect(d, e);
@@ -628,12 +897,32 @@ int xagw_validate(xagw_ctx *cx, const char *buf, int len, xagw_diags *d, xagw_co
 		ret = v == 1 ? 0 : (v == 0 ? 1 : -1);
 		if (ret == 0 && d->n > 0) ret = 3; // a check of ours failed
 	}
+	if (w->oom) ret = -1;
 	xmlSchemaSetValidStructuredErrors(vc, NULL, NULL);
 	while (w->depth > 0) stream_pop(w);
+	out->codes = w->codes;
+	out->ncodes = w->ncodes;
+	out->codes_dropped = w->codes_dropped;
+	out->caps = w->caps;
+	out->ncaps = w->ncaps;
+	out->arena = w->arena;
+	out->arena_len = w->alen;
+	out->events = w->ev;
+	out->events_len = w->elen;
+	out->oom = w->oom;
 out:
 	d->stream = NULL;
 	tls_deny = 0;
+	tls_stream = NULL;
 	return ret;
+}
+
+// xagw_ctx_trim releases buffers that grew unusually large for one
+// document, so a pooled context does not keep them.
+void xagw_ctx_trim(xagw_ctx *cx) {
+	stream *w = cx->w;
+	if (w->ecap > XAGW_KEEP_BUFFER) { free(w->ev); w->ev = NULL; w->ecap = w->elen = 0; }
+	if (w->acap > XAGW_KEEP_BUFFER) { free(w->arena); w->arena = NULL; w->acap = w->alen = 0; }
 }
 
 int xagw_ctx_spent(xagw_ctx *cx) { return cx->uses >= XAGW_CTX_MAX_USES; }
