@@ -29,19 +29,25 @@ func FuzzParseManifest(f *testing.F) {
 	})
 }
 
-// FuzzCheckHeader: the header rules never panic on arbitrary bytes, and a
-// document they read a root of is well-formed.
-func FuzzCheckHeader(f *testing.F) {
+// FuzzXACheck: the kit's checker (the project's validator with the header
+// rules, and the classification) never panics on arbitrary bytes, never
+// fails internally, reports a class exactly when it found something, and
+// reports header or version findings only for documents whose root it read.
+func FuzzXACheck(f *testing.F) {
 	f.Add([]byte(`<?xml version="1.0"?><x:OZG.Ruecknahme.130111 xmlns:x="http://www.osci.de/xauslaender2611" standard="XAusländer" version="26.11"><nachrichtenkopf.g2g><identifikation.nachricht><nachrichtenUUID>3f2b8c1e-5d4a-4e6f-9a0b-1c2d3e4f5a6b</nachrichtenUUID><nachrichtentyp><code>130111</code></nachrichtentyp></identifikation.nachricht></nachrichtenkopf.g2g></x:OZG.Ruecknahme.130111>`))
+	c := NewXAChecker(testBundle(f))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		hf, findings := CheckHeader(data)
-		for _, fd := range findings {
-			if fd.Class != ClassHeader && fd.Class != ClassVersion {
-				t.Fatalf("header rules reported class %q", fd.Class)
-			}
+		r := c.Check(data)
+		if (r.Class == "") != (len(r.Findings) == 0) {
+			t.Fatalf("class %q with %d findings", r.Class, len(r.Findings))
 		}
-		if len(findings) > 0 && hf.Root == "" {
-			t.Fatal("findings without a root element")
+		for _, fd := range r.Findings {
+			if fd.Class == ClassInternal {
+				t.Fatalf("the checker failed: %s", fd)
+			}
+			if (fd.Class == ClassHeader || fd.Class == ClassVersion) && r.Header.Root == "" {
+				t.Fatalf("%s finding without a root element", fd.Class)
+			}
 		}
 	})
 }

@@ -362,8 +362,7 @@ func (rn *runner) document(v *Vector) ([]byte, error) {
 	if HashBytes(p, data) != f {
 		return nil, fmt.Errorf("%s differs from the manifest", p)
 	}
-	hf, _ := CheckHeader(data)
-	if uuidRE.MatchString(hf.NachrichtenUUID) {
+	if hf := rn.xa.Check(data).Header; IsUUID(hf.NachrichtenUUID) {
 		data = bytes.ReplaceAll(data, []byte(hf.NachrichtenUUID), []byte(newUUID()))
 	}
 	if rn.o.ABH != "" {
@@ -434,8 +433,8 @@ func (rn *runner) deliver(ctx context.Context) []*sentMessage {
 			s.err = err
 			continue
 		}
-		hf, _ := CheckHeader(doc)
-		if uuidRE.MatchString(hf.NachrichtenUUID) {
+		hf := rn.xa.Check(doc).Header
+		if IsUUID(hf.NachrichtenUUID) {
 			s.uuid = hf.NachrichtenUUID
 		}
 		s.antragsID, s.code = hf.Antragsidentifikation, hf.MessageType
@@ -628,11 +627,11 @@ func (rn *runner) replyDocument(osciID string, data []byte) *replyDoc {
 	if xauslaender.QuittungNS.MatchString(ns) {
 		// The Quittung schema is not in the bundle: read its header and
 		// find the message it acknowledges by its UUID.
-		hf, _ := CheckHeader(data)
+		hf := rn.xa.Check(data).Header
 		d.code = "quittung"
 		d.ref = hf.AusloeserUUID
 		if d.ref == "" {
-			d.ref = findUUID(data)
+			d.ref = findUUID(data, hf.NachrichtenUUID)
 		}
 		d.problems = append(d.problems, "XInneres Quittung: its schema is not in the bundle, so only its header was checked")
 		if hf.Leser != evKennung {
@@ -661,10 +660,9 @@ func (rn *runner) replyDocument(osciID string, data []byte) *replyDoc {
 }
 
 // findUUID returns the first UUID in a document other than its own id.
-func findUUID(data []byte) string {
-	hf, _ := CheckHeader(data)
+func findUUID(data []byte, own string) string {
 	for _, m := range uuidInText.FindAll(data, -1) {
-		if string(m) != hf.NachrichtenUUID {
+		if string(m) != own {
 			return string(m)
 		}
 	}

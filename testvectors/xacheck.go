@@ -2,14 +2,10 @@ package testvectors
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
-	"github.com/beevik/etree"
-	"github.com/xagw/xagw/internal/safexml"
 	"github.com/xagw/xagw/schemas"
 	"github.com/xagw/xagw/xauslaender"
-	"github.com/xagw/xagw/xauslaender/xsd"
 )
 
 // Finding is one problem found in an input, with its error class.
@@ -64,9 +60,10 @@ type HeaderFields struct {
 	RejectedUUID string
 }
 
-// XAChecker checks XAusländer documents the way a conforming reader must:
-// the project's validator (well-formedness and limits, XSD, code lists)
-// plus the header rules of [CheckHeader]. Safe for concurrent use.
+// XAChecker checks XAusländer documents the way a conforming reader must,
+// with the project's validator: well-formedness and limits, XSD, code
+// lists and the header rules (nachrichtentyp = root type, UUIDs, leser and
+// autor, time zone; standard/version attributes). Safe for concurrent use.
 type XAChecker struct {
 	v *xauslaender.Validator
 }
@@ -79,10 +76,14 @@ func NewXAChecker(b *schemas.Bundle) *XAChecker {
 // Bundle returns the checker's schema bundle.
 func (c *XAChecker) Bundle() *schemas.Bundle { return c.v.Bundle() }
 
-// Check validates data and classifies every problem.
+// Check validates data, classifies every problem and reads the header
+// (also of invalid documents, as far as present).
 func (c *XAChecker) Check(data []byte) *XAResult {
 	r := &XAResult{}
-	res := c.v.Validate(data)
+	// The validator reads the document once for all of it. An error means
+	// only that the typed model cannot represent a schema-valid document;
+	// the kit judges by the validation result.
+	res, msg, _ := c.v.ValidateAndParse(data)
 	for _, p := range res.Problems {
 		if p.Severity != schemas.SeverityError {
 			continue
@@ -96,9 +97,19 @@ func (c *XAChecker) Check(data []byte) *XAResult {
 	if res.Truncated > 0 {
 		r.Findings = append(r.Findings, Finding{Class: ClassSchema, Message: fmt.Sprintf("%d further problems not listed", res.Truncated)})
 	}
-	hf, hfinds := CheckHeader(data)
-	r.Header = hf
-	r.Findings = append(r.Findings, hfinds...)
+	if msg == nil && res.Namespace != "" {
+		// Well-formed but of no known version (an unknown namespace): the
+		// header is still what a reader answers with.
+		msg, _ = xauslaender.ReadHeader(data)
+	}
+	r.Header = HeaderFields{Namespace: res.Namespace, Root: res.Root}
+	if msg != nil {
+		h := msg.Header
+		r.Header.Standard, r.Header.Version = h.Standard, h.StandardVersion
+		r.Header.MessageType, r.Header.NachrichtenUUID, r.Header.Created = h.Nachrichtentyp, h.NachrichtenUUID, h.Erstellungszeitpunkt
+		r.Header.Leser, r.Header.Autor, r.Header.AutorName = h.Leser.Kennung, h.Autor.Kennung, h.Autor.Name
+		r.Header.Antragsidentifikation, r.Header.AusloeserUUID, r.Header.RejectedUUID = h.Antragsidentifikation, h.AusloeserUUID, h.RejectedUUID
+	}
 	classes := make([]string, len(r.Findings))
 	for i, f := range r.Findings {
 		classes[i] = f.Class
@@ -107,6 +118,7 @@ func (c *XAChecker) Check(data []byte) *XAResult {
 	return r
 }
 
+// classOfKind maps the validator's problem kinds onto the kit's classes.
 func classOfKind(kind string) string {
 	switch kind {
 	case schemas.KindXML:
@@ -117,130 +129,15 @@ func classOfKind(kind string) string {
 		return ClassCodeList
 	case schemas.KindUnsupported:
 		return ClassNamespace
+	case xauslaender.KindHeader:
+		return ClassHeader
+	case xauslaender.KindVersion:
+		return ClassVersion
 	default:
 		return ClassInternal
 	}
 }
 
-// uuidRE is the XÖV UUID pattern (bn-uq-g2g:UUID).
-var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
-// CheckHeader reads the header fields of an XAusländer (or XInneres reply)
-// document and checks the rules the XSD cannot express or expresses only
-// indirectly: the root attributes standard/version name the namespace's
-// version (class version); nachrichtentyp is the root element's type code,
-// nachrichtenUUID is a UUID, leser and autor carry a kennung (class
-// header). Documents that are not well-formed or whose root is not a
-// known message type yield no header findings (the validator reports them).
-//
-// ADAPTER: these rules belong in xauslaender.Validator, which today checks
-// XSD and code lists only (a wrong nachrichtentyp for the root element passes
-// it). They live here until the xauslaender owner adopts them; see
-// docs/notes/issue-6.md.
-func CheckHeader(data []byte) (HeaderFields, []Finding) {
-	var hf HeaderFields
-	doc, err := safexml.Parse(data, xauslaender.Limits)
-	if err != nil {
-		return hf, nil
-	}
-	root := doc.Root()
-	ns, local, err := schemas.RootName(data)
-	if err != nil {
-		return hf, nil
-	}
-	hf.Namespace, hf.Root = ns, local
-	hf.Standard = root.SelectAttrValue("standard", "")
-	hf.Version = root.SelectAttrValue("version", "")
-	kopf := child(root, "nachrichtenkopf.g2g")
-	id := child(kopf, "identifikation.nachricht")
-	hf.NachrichtenUUID = text(child(id, "nachrichtenUUID"))
-	hf.MessageType = text(child(child(id, "nachrichtentyp"), "code"))
-	hf.Created = text(child(id, "erstellungszeitpunkt"))
-	hf.Leser = text(child(child(kopf, "leser"), "kennung"))
-	hf.Autor = text(child(child(kopf, "autor"), "kennung"))
-	hf.AutorName = text(child(child(kopf, "autor"), "name"))
-	hf.Antragsidentifikation = text(child(root, "antragsidentifikation"))
-	hf.AusloeserUUID = text(child(root, "ausloeserUUID"))
-	hf.RejectedUUID = text(child(child(child(root, "rueckweisung"), "idNachricht"), "nachrichtenUUID"))
-
-	spec := specByRoot(ns, local)
-	if spec == nil {
-		return hf, nil
-	}
-	var out []Finding
-	rootPath := "/" + local
-	fixed := spec.New()
-	if err := xsd.FillFixed(fixed); err == nil {
-		for _, a := range []struct{ name, got string }{{"standard", hf.Standard}, {"version", hf.Version}} {
-			want, ok := xsd.Text(fixed, "@"+a.name)
-			if !ok || want == "" {
-				continue
-			}
-			if a.got != want {
-				out = append(out, Finding{Class: ClassVersion, Path: rootPath + "/@" + a.name,
-					Message: fmt.Sprintf("root attribute %s is %q; namespace %s is %s %s", a.name, a.got, ns, a.name, want)})
-			}
-		}
-	}
-	hp := rootPath + "/nachrichtenkopf.g2g"
-	switch {
-	case kopf == nil:
-		out = append(out, Finding{Class: ClassHeader, Path: hp, Message: "nachrichtenkopf.g2g is missing"})
-		return hf, out
-	case id == nil:
-		out = append(out, Finding{Class: ClassHeader, Path: hp + "/identifikation.nachricht", Message: "identifikation.nachricht is missing"})
-	default:
-		if !uuidRE.MatchString(hf.NachrichtenUUID) {
-			out = append(out, Finding{Class: ClassHeader, Path: hp + "/identifikation.nachricht/nachrichtenUUID",
-				Message: fmt.Sprintf("nachrichtenUUID %q is not a UUID (RFC 4122 form 8-4-4-4-12 hex digits)", hf.NachrichtenUUID)})
-		}
-		if hf.MessageType != spec.Code {
-			out = append(out, Finding{Class: ClassHeader, Path: hp + "/identifikation.nachricht/nachrichtentyp",
-				Message: fmt.Sprintf("nachrichtentyp %q does not match the root element %s (type %s)", hf.MessageType, local, spec.Code)})
-		}
-	}
-	for _, who := range []struct{ name, kennung string }{{"leser", hf.Leser}, {"autor", hf.Autor}} {
-		if child(kopf, who.name) == nil {
-			out = append(out, Finding{Class: ClassHeader, Path: hp + "/" + who.name, Message: who.name + " is missing"})
-		} else if who.kennung == "" {
-			out = append(out, Finding{Class: ClassHeader, Path: hp + "/" + who.name + "/kennung", Message: who.name + " has no kennung"})
-		}
-	}
-	return hf, out
-}
-
-// specByRoot finds the generated message type of a root element.
-func specByRoot(ns, local string) *xsd.MessageSpec {
-	for _, v := range xauslaender.Versions() {
-		for i := range v.Messages {
-			if m := &v.Messages[i]; m.Namespace == ns && m.Element == local {
-				return m
-			}
-		}
-	}
-	return nil
-}
-
-// child returns the first child element with that local name (nil-safe).
-func child(e *etree.Element, local string) *etree.Element {
-	if e == nil {
-		return nil
-	}
-	for _, c := range e.ChildElements() {
-		if c.Tag == local {
-			return c
-		}
-	}
-	return nil
-}
-
-func text(e *etree.Element) string {
-	if e == nil {
-		return ""
-	}
-	return strings.TrimSpace(e.Text())
-}
-
 // IsUUID reports whether s has the UUID form XÖV requires
 // (8-4-4-4-12 hexadecimal digits).
-func IsUUID(s string) bool { return uuidRE.MatchString(s) }
+func IsUUID(s string) bool { return xauslaender.IsUUID(s) }

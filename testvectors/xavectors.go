@@ -219,6 +219,19 @@ func find(doc *etree.Document, p string) (*etree.Element, error) {
 	return e, nil
 }
 
+// child returns the first child element with that local name (nil-safe).
+func child(e *etree.Element, local string) *etree.Element {
+	if e == nil {
+		return nil
+	}
+	for _, c := range e.ChildElements() {
+		if c.Tag == local {
+			return c
+		}
+	}
+	return nil
+}
+
 func remove(p string) func(*etree.Document) error {
 	return func(doc *etree.Document) error {
 		e, err := find(doc, p)

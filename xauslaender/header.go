@@ -95,9 +95,15 @@ func HeaderOf(m xsd.Message) Header {
 	}
 }
 
-// parseUntyped reads the header of a recognised message without a typed
-// model, from the XML by element names.
-func parseUntyped(data []byte, ns, local, note string) (*Message, error) {
+// ReadHeader reads the header fields of any well-formed document by
+// element names (namespaces are ignored), without validating it and
+// without a typed model: what an office needs to answer a message it cannot
+// accept (a Rückweisung names the rejected message's id) or to route a
+// message of a version it does not know. The result has no Body; Code is
+// the type code in the root element's name, else the header's
+// nachrichtentyp. Fields that are absent are empty. The document is
+// untrusted and parsed through safexml.
+func ReadHeader(data []byte) (*Message, error) {
 	doc, err := safexml.Parse(data, Limits)
 	if err != nil {
 		return nil, fmt.Errorf("xauslaender: %w", err)
@@ -120,6 +126,14 @@ func parseUntyped(data []byte, ns, local, note string) (*Message, error) {
 		}
 		return strings.TrimSpace(e.Text())
 	}
+	attr := func(name string) string {
+		for _, a := range root.Attr {
+			if a.Space == "" && a.Key == name {
+				return a.Value
+			}
+		}
+		return ""
+	}
 	kopf, id := "nachrichtenkopf.g2g", "identifikation.nachricht"
 	h := Header{
 		NachrichtenUUID:       t(kopf, id, "nachrichtenUUID"),
@@ -130,14 +144,24 @@ func parseUntyped(data []byte, ns, local, note string) (*Message, error) {
 		Antragsidentifikation: t("antragsidentifikation"),
 		AusloeserUUID:         t("ausloeserUUID"),
 		RejectedUUID:          t("rueckweisung", "idNachricht", "nachrichtenUUID"),
-		Standard:              root.SelectAttrValue("standard", ""),
-		StandardVersion:       root.SelectAttrValue("version", ""),
+		Standard:              attr("standard"),
+		StandardVersion:       attr("version"),
 	}
 	code := h.Nachrichtentyp
-	if c := typeCodeOf(local); c != "" {
+	if c := typeCodeOf(root.Tag); c != "" {
 		code = c
 	}
-	return &Message{Code: code, Namespace: ns, Element: local, Note: note, Header: h}, nil
+	return &Message{Code: code, Namespace: root.NamespaceURI(), Element: root.Tag, Header: h}, nil
+}
+
+// parseUntyped reads a recognised message without a typed model.
+func parseUntyped(data []byte, ns, local, note string) (*Message, error) {
+	m, err := ReadHeader(data)
+	if err != nil {
+		return nil, err
+	}
+	m.Namespace, m.Element, m.Note = ns, local, note
+	return m, nil
 }
 
 // typeCodeOf returns the digits after the last dot of a root element name.

@@ -126,7 +126,11 @@ func checkHeader(ti *typeInfo, r *schemas.Result) {
 		return c[hRoot].Line
 	}
 	add := func(kind string, i, parent int, format string, args ...any) {
-		r.Add(schemas.Problem{Kind: kind, Path: root + headerSuffix[i], Line: line(i, parent), Message: fmt.Sprintf(format, args...)})
+		p := headerSuffix[i]
+		if i == hTyp {
+			p = strings.TrimSuffix(p, "/code") // the coded element, as code-list problems name it
+		}
+		r.Add(schemas.Problem{Kind: kind, Path: root + p, Line: line(i, parent), Message: fmt.Sprintf(format, args...)})
 	}
 	for _, a := range []struct {
 		i          int

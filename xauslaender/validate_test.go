@@ -91,7 +91,7 @@ func TestHeaderRules(t *testing.T) {
 		schemaToo                  bool // the XSD reports the same defect
 	}{
 		{"nachrichtentyp of another type", strings.Replace(rn, "<code>130111</code>", "<code>130101</code>", 1),
-			xauslaender.KindHeader, "/OZG.Ruecknahme.130111/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtentyp/code",
+			xauslaender.KindHeader, "/OZG.Ruecknahme.130111/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtentyp",
 			`nachrichtentyp "130101" does not match the root element OZG.Ruecknahme.130111 (type 130111)`, false},
 		{"nachrichtenUUID not a UUID", strings.Replace(rn, uuid, "OZG-AT-2026-000451", 1),
 			xauslaender.KindHeader, "/OZG.Ruecknahme.130111/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID",

@@ -1,8 +1,10 @@
 // Package xacodec adapts the xauslaender and schemas packages to the
-// gateway's Codec and ReplyParser ports: XSD and code-list validation of
-// posted messages, header fields for indexing and linking, JSON
+// gateway's Codec and ReplyParser ports: validation of posted messages
+// (XSDs, code lists, header rules such as nachrichtentyp = root type) and
+// their header fields for indexing and linking, read in one pass; JSON
 // applications mapped to typed messages with the online service's frame
-// filled in, and parsing of the ABH's replies.
+// filled in; parsing of the ABH's replies, Rückweisungen linked to the
+// message they reject.
 package xacodec
 
 import (
@@ -60,33 +62,41 @@ func problems(r *schemas.Result) *gateway.ValidationError {
 	return ve
 }
 
-// ParseXML validates data against the XSDs and code lists and reads its
-// header.
+// ParseXML validates data (XSDs, code lists, header rules) and reads its
+// message, in one pass over the document.
 func (c *Codec) ParseXML(ctx context.Context, data []byte) (*gateway.Message, error) {
-	if r := c.v.Validate(data); !r.Valid {
+	r, m, err := c.v.ValidateAndParse(data)
+	if !r.Valid {
 		return nil, problems(r)
 	}
-	m, err := xauslaender.Parse(data)
-	if err != nil {
+	if err != nil || m == nil {
 		// Valid against the XSD but not a message type of the model
 		// (e.g. a non-OZG root element of the bundle).
-		return nil, &gateway.ValidationError{Problems: []gateway.Problem{{Kind: "unsupported", Message: err.Error()}}}
+		msg := fmt.Sprintf("root element {%s}%s is not a message type the gateway handles", r.Namespace, r.Root)
+		if err != nil {
+			msg = err.Error()
+		}
+		return nil, &gateway.ValidationError{Problems: []gateway.Problem{{Kind: schemas.KindUnsupported, Message: msg}}}
 	}
 	return message(m, data), nil
 }
 
-// ParseReply reads a reply. Typed replies are validated; a recognised but
-// untyped one (a Quittung without schema in the bundle) is accepted with
-// the header fields read from the XML.
+// ParseReply reads a reply. Typed replies are validated (XSDs, code lists,
+// header rules); a recognised but untyped one (a Quittung without schema
+// in the bundle) is accepted with the header fields read from the XML.
 func (c *Codec) ParseReply(ctx context.Context, data []byte) (*gateway.Message, error) {
-	m, err := xauslaender.Parse(data)
-	if err != nil {
-		return nil, &gateway.ValidationError{Problems: []gateway.Problem{{Kind: "xml", Message: err.Error()}}}
-	}
-	if m.Typed() {
-		if r := c.v.Validate(data); !r.Valid {
-			return nil, problems(r)
+	r, m, err := c.v.ValidateAndParse(data)
+	switch {
+	case m != nil && !m.Typed() && r.Namespace != "" && xauslaender.QuittungNS.MatchString(r.Namespace):
+		return message(m, data), nil
+	case !r.Valid:
+		return nil, problems(r)
+	case err != nil || m == nil:
+		msg := fmt.Sprintf("root element {%s}%s is not a reply the gateway reads", r.Namespace, r.Root)
+		if err != nil {
+			msg = err.Error()
 		}
+		return nil, &gateway.ValidationError{Problems: []gateway.Problem{{Kind: schemas.KindUnsupported, Message: msg}}}
 	}
 	return message(m, data), nil
 }
@@ -122,7 +132,7 @@ func (c *Codec) FromJSON(ctx context.Context, messageType string, data []byte, r
 func message(m *xauslaender.Message, data []byte) *gateway.Message {
 	h := m.Header
 	out := &gateway.Message{XML: data, TypeCode: m.Code, Version: m.Version, Element: m.Element, Namespace: m.Namespace,
-		MessageUUID: h.NachrichtenUUID, ApplicationID: h.Antragsidentifikation, TriggerUUID: h.AusloeserUUID,
+		MessageUUID: h.NachrichtenUUID, ApplicationID: h.Antragsidentifikation, TriggerUUID: h.Reference(),
 		ReaderKey: h.Leser.Kennung, AuthorKey: h.Autor.Kennung}
 	if t, err := time.Parse("2006-01-02T15:04:05", trimZone(h.Erstellungszeitpunkt)); err == nil {
 		out.CreatedAt = t
