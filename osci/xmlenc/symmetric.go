@@ -5,6 +5,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"fmt"
 	"io"
 
 	"github.com/xagw/xagw/osci/wire"
@@ -108,8 +109,76 @@ func NewSealReader(m Method, key []byte, src io.Reader) (io.Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newSealReader(key, iv, src)
+	return &sealSmallOrStream{key: key, iv: iv, src: src}, nil
 }
+
+// sealSmallOrStream seals a plaintext that fits one chunk with the standard
+// library's GCM in one call, and streams anything longer. Most OSCI
+// messages are a few tens of kilobytes, and setting up the streaming GHASH
+// (powers of H computed in Go) cost more than sealing them. The output is
+// the same bytes either way (tests compare the streaming path with
+// cipher.AEAD), and memory stays at one chunk.
+type sealSmallOrStream struct {
+	key, iv []byte
+	src     io.Reader
+	r       io.Reader // chosen at the first Read
+}
+
+func (s *sealSmallOrStream) Read(p []byte) (int, error) {
+	if s.r == nil {
+		pooled := chunkBuffers.Get().(*[]byte)
+		first := (*pooled)[:gcmChunk]
+		n, err := io.ReadFull(s.src, first)
+		switch {
+		case err == io.EOF || err == io.ErrUnexpectedEOF:
+			out, err := sealOneShot(s.key, s.iv, first[:n])
+			chunkBuffers.Put(pooled)
+			if err != nil {
+				return 0, err
+			}
+			s.r = bytes.NewReader(out)
+		case err != nil:
+			chunkBuffers.Put(pooled)
+			return 0, err
+		default:
+			// Longer than a chunk: stream, starting with the chunk read.
+			head := bytes.Clone(first)
+			chunkBuffers.Put(pooled)
+			sr, err := newSealReader(s.key, s.iv, io.MultiReader(bytes.NewReader(head), s.src))
+			if err != nil {
+				return 0, err
+			}
+			s.r = sr
+		}
+	}
+	return s.r.Read(p)
+}
+
+// sealOneShot returns IV ‖ ciphertext ‖ tag made by cipher.AEAD.
+func sealOneShot(key, iv, plain []byte) ([]byte, error) {
+	aead, err := newAEAD(key, len(iv))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, len(iv), len(iv)+len(plain)+gcmTagSize)
+	copy(out, iv)
+	return aead.Seal(out, iv, plain, nil), nil
+}
+
+func newAEAD(key []byte, ivLen int) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, newError(ErrKeySize, "%v", err)
+	}
+	if ivLen == 12 {
+		return cipher.NewGCM(block)
+	}
+	return cipher.NewGCMWithNonceSize(block, ivLen)
+}
+
+// openOneShotMax is the largest ciphertext Open checks and decrypts in
+// memory with cipher.AEAD instead of in two streaming passes.
+const openOneShotMax = 1 << 20
 
 // Decrypt decrypts IV ‖ ciphertext ‖ tag held in memory (CipherValue
 // content). GCM is authenticated as a whole before anything is returned.
@@ -158,10 +227,12 @@ func decryptCBC(block cipher.Block, data []byte) ([]byte, error) {
 }
 
 // Open authenticates IV ‖ ciphertext ‖ tag in src[0:size] (a spooled MIME
-// part, a file) and returns a reader of the plaintext. It reads the data
-// twice: first to check the tag, then to decrypt, so no plaintext exists
-// before the data is known to be authentic. src must not change meanwhile
-// (the second pass re-checks and fails at its end if it did). GCM only.
+// part, a file) and returns a reader of the plaintext. No plaintext exists
+// before the data is known to be authentic: up to 1 MiB the data is read
+// once into memory and opened with cipher.AEAD (which checks the tag
+// first); larger data is read twice, first to check the tag, then to
+// decrypt, and src must not change meanwhile (the second pass re-checks
+// and fails at its end if it did). GCM only.
 func Open(m Method, key []byte, src io.ReaderAt, size int64) (io.Reader, error) {
 	a, err := m.check(true, DecryptOptions{})
 	if err != nil {
@@ -169,6 +240,25 @@ func Open(m Method, key []byte, src io.ReaderAt, size int64) (io.Reader, error) 
 	}
 	if err := checkKey(a, m, key); err != nil {
 		return nil, err
+	}
+	if size >= int64(m.IVLength)+gcmTagSize && size <= openOneShotMax {
+		data := make([]byte, size)
+		if n, err := src.ReadAt(data, 0); n < len(data) {
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, fmt.Errorf("xmlenc: reading ciphertext: %w", err)
+		}
+		aead, err := newAEAD(key, m.IVLength)
+		if err != nil {
+			return nil, err
+		}
+		iv, ct := data[:m.IVLength], data[m.IVLength:]
+		plain, err := aead.Open(ct[:0], iv, ct, nil)
+		if err != nil {
+			return nil, newError(ErrAuthentication, "GCM tag mismatch (wrong key, wrong IV length, or modified data)")
+		}
+		return bytes.NewReader(plain), nil
 	}
 	return openGCM(key, m.IVLength, src, size)
 }
