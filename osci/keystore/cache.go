@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"sync"
+	"weak"
 )
 
 // Certificate checks repeat: every OSCI message carries the same handful of
@@ -26,12 +27,16 @@ import (
 //
 // Both are bounded and simply start over when full, so input from outside
 // (certificates in received messages) cannot make them grow without limit.
-const maxCacheEntries = 4096
+// Policies, pools and CRLs are keys through weak pointers: an entry never
+// keeps a replaced CRL (which can be large) or Policy alive, and a weak
+// pointer stays unequal to any later object even after its own was
+// collected.
+const maxCacheEntries = 1024
 
 type chainKey struct {
-	policy *Policy
-	roots  *x509.CertPool
-	inter  *x509.CertPool
+	policy weak.Pointer[Policy]
+	roots  weak.Pointer[x509.CertPool]
+	inter  weak.Pointer[x509.CertPool]
 	certs  [sha256.Size]byte // the certificate and the intermediates passed, in order
 }
 
@@ -51,7 +56,7 @@ func newChainKey(p *Policy, cert *x509.Certificate, intermediates []*x509.Certif
 		h.Write(n[:]) // length-prefixed, so concatenations cannot collide
 		h.Write(c.Raw)
 	}
-	k := chainKey{policy: p, roots: p.Roots, inter: p.Intermediates}
+	k := chainKey{policy: weak.Make(p), roots: weak.Make(p.Roots), inter: weak.Make(p.Intermediates)}
 	h.Sum(k.certs[:0])
 	return k
 }
@@ -72,7 +77,7 @@ func rememberChain(k chainKey, chain []*x509.Certificate) {
 }
 
 type crlSigKey struct {
-	crl    *x509.RevocationList
+	crl    weak.Pointer[x509.RevocationList]
 	issuer [sha256.Size]byte
 }
 
@@ -85,7 +90,7 @@ var crlSigCache = struct {
 // succeeds. The key is the parsed CRL (immutable once parsed) and the
 // issuer's DER.
 func checkCRLSignature(crl *x509.RevocationList, issuer *x509.Certificate) error {
-	k := crlSigKey{crl: crl, issuer: sha256.Sum256(issuer.Raw)}
+	k := crlSigKey{crl: weak.Make(crl), issuer: sha256.Sum256(issuer.Raw)}
 	crlSigCache.Lock()
 	ok := crlSigCache.m[k]
 	crlSigCache.Unlock()

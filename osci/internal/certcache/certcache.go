@@ -16,11 +16,11 @@ import (
 )
 
 // MaxEntries bounds the cache.
-const MaxEntries = 1024
+const MaxEntries = 512
 
 // MaxDER is the largest certificate kept; bigger ones are parsed every
 // time (real certificates are a few kilobytes).
-const MaxDER = 16 << 10
+const MaxDER = 8 << 10
 
 var cache = struct {
 	sync.RWMutex
