@@ -17,8 +17,45 @@ func FuzzValidate(f *testing.F) {
 	f.Add(readTestdata(f, "ruecknahme.xml"))
 	f.Add([]byte(`<x:OZG.Ruecknahme.130111 xmlns:x="http://www.osci.de/xauslaender2611"/>`))
 	f.Add([]byte(`<?xml version="1.0"?><!DOCTYPE a [<!ENTITY b "c">]><a>&b;</a>`))
+	capture := []string{"/OZG.Ruecknahme.130111/@version", "/OZG.Ruecknahme.130111/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID",
+		"/OZG.Ruecknahme.130111/nachrichtenkopf.g2g/leser", "/OZG.Ruecknahme.130111/anschrift.autor/gebaeude/strasse"}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r := b.Validate(data, ValidateOptions{})
+		// The options every typed model uses: captures, checks and tokens.
+		o := ValidateOptions{Capture: capture, NonEmpty: capture[1:2], PlainBase64: []string{"/OZG.Ruecknahme.130111/x"}}
+		depth, tokens := 0, 0
+		o.Tokens = func(tr *Tokens) {
+			for {
+				tok, ok, err := tr.Next()
+				if err != nil {
+					t.Fatalf("token reader: %v", err)
+				}
+				if !ok {
+					break
+				}
+				tokens++
+				switch tok.Kind {
+				case StartElement:
+					depth++
+				case EndElement:
+					depth--
+				}
+				if depth < 0 {
+					t.Fatal("more end than start tokens")
+				}
+			}
+			if depth != 0 || tokens == 0 {
+				t.Fatalf("unbalanced tokens: depth %d after %d", depth, tokens)
+			}
+		}
+		r := b.Validate(data, o)
+		if len(r.Captures) != 0 && len(r.Captures) != len(capture) {
+			t.Fatalf("%d captures for %d paths", len(r.Captures), len(capture))
+		}
+		for _, c := range r.Captures {
+			if len(c.Value) > MaxCapture || (!c.Present && c.Value != "") {
+				t.Fatalf("capture %+v", c)
+			}
+		}
 		if !r.Valid {
 			if len(r.Errors()) == 0 && r.Truncated == 0 {
 				t.Fatalf("invalid without an error problem: %+v", r)

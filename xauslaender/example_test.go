@@ -2,6 +2,7 @@ package xauslaender_test
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/xagw/xagw/schemas"
@@ -143,4 +144,63 @@ func ExampleValidator_Validate() {
 	// valid: false
 	// schema line 9 /OZG.Ruecknahme.130111/nachrichtenkopf.g2g/identifikation.nachricht/erstellungszeitpunkt
 	// schema line 40 /OZG.Ruecknahme.130111/antragsidentifikation
+}
+
+// The gateway's accept path: validate an untrusted message and read it,
+// from one pass over the document. A message that breaks a header rule an
+// office applies (here: a Rücknahme that calls itself an application) is
+// refused with a problem of kind "header", although XSD and code lists
+// accept it.
+func ExampleValidator_ValidateAndParse() {
+	bundle, err := schemas.OpenDefault()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	v := xauslaender.NewValidator(bundle)
+	s, _ := samples.Lookup("ruecknahme")
+	data, _ := s.XML(bundle) // as posted to the gateway
+
+	res, msg, err := v.ValidateAndParse(data)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(res.Valid, msg.Code, msg.Header.NachrichtenUUID, msg.Header.Leser.Kennung)
+	rn := msg.Body.(*v2611.OZGRuecknahme130111)
+	fmt.Println(rn.Antragsidentifikation)
+
+	wrong := []byte(strings.Replace(string(data), "<code>130111</code>", "<code>130101</code>", 1))
+	res, msg, _ = v.ValidateAndParse(wrong)
+	fmt.Println(res.Valid, msg.Typed(), msg.Header.NachrichtenUUID)
+	for _, p := range res.Errors() {
+		fmt.Printf("%s line %d %s\n%s\n", p.Kind, p.Line, p.Path, p.Message)
+	}
+	// Output:
+	// true 130111 f7429a9c-00bb-4ac5-bed4-1e50c2524966 abh:000100
+	// OZG-AT-2026-000451
+	// false false f7429a9c-00bb-4ac5-bed4-1e50c2524966
+	// header line 7 /OZG.Ruecknahme.130111/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtentyp
+	// nachrichtentyp "130101" does not match the root element OZG.Ruecknahme.130111 (type 130111)
+}
+
+// Read the header of a message that cannot be validated (here: an unknown
+// XAusländer version), for example to answer it with a Rückweisung.
+func ExampleReadHeader() {
+	doc := []byte(`<x:OZG.Ruecknahme.130111 xmlns:x="http://www.osci.de/xauslaender9999" standard="XAusländer" version="99.99">
+  <nachrichtenkopf.g2g>
+    <identifikation.nachricht><nachrichtenUUID>3f2b8c1e-5d4a-4e6f-9a0b-1c2d3e4f5a6b</nachrichtenUUID></identifikation.nachricht>
+    <autor><kennung>ozgev:000000000001</kennung></autor>
+  </nachrichtenkopf.g2g>
+</x:OZG.Ruecknahme.130111>`)
+	m, err := xauslaender.ReadHeader(doc)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(m.Code, m.Namespace, m.Header.StandardVersion)
+	fmt.Println(m.Header.NachrichtenUUID, m.Header.Autor.Kennung)
+	// Output:
+	// 130111 http://www.osci.de/xauslaender9999 99.99
+	// 3f2b8c1e-5d4a-4e6f-9a0b-1c2d3e4f5a6b ozgev:000000000001
 }

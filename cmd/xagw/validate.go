@@ -19,7 +19,7 @@ import (
 func init() {
 	register(&command{
 		Name:    "validate",
-		Summary: "validate XAusländer messages against the official XSDs and code lists",
+		Summary: "validate XAusländer messages against the official XSDs, code lists and header rules",
 		Run:     runValidate,
 	})
 }
@@ -70,8 +70,10 @@ func runValidate(ctx context.Context, c *cli, args []string) int {
 	asJSON := fs.Bool("json", false, "print a JSON array of results instead of text")
 	fs.Usage = func() {
 		fmt.Fprintln(c.Stderr, "usage: xagw validate [--schemas DIR] [--json] FILE...   (FILE - reads standard input)")
-		fmt.Fprintln(c.Stderr, "\nValidates each file against the XSDs and code lists of the bundle. Exit status 0")
-		fmt.Fprintln(c.Stderr, "only if every file is valid, 1 if any is invalid or unreadable, 2 on usage errors.")
+		fmt.Fprintln(c.Stderr, "\nValidates each file against the XSDs and code lists of the bundle and the header")
+		fmt.Fprintln(c.Stderr, "rules an office applies (nachrichtentyp = root element, UUIDs, leser/autor, time")
+		fmt.Fprintln(c.Stderr, "zone, standard/version attributes). Exit status 0 only if every file is valid,")
+		fmt.Fprintln(c.Stderr, "1 if any is invalid or unreadable, 2 on usage errors.")
 		fs.PrintDefaults()
 	}
 	files, err := parseInterleaved(fs, args)

@@ -42,6 +42,22 @@ func TestValidateValidAndInvalid(t *testing.T) {
 	}
 }
 
+// TestValidateHeaderRules: a Rücknahme that calls itself an application is
+// valid against XSD and code lists but not a message an office accepts.
+func TestValidateHeaderRules(t *testing.T) {
+	good := writeSample(t, "ruecknahme")
+	data, _ := os.ReadFile(good)
+	bad := filepath.Join(t.TempDir(), "bad.xml")
+	os.WriteFile(bad, []byte(strings.Replace(string(data), "<code>130111</code>", "<code>130101</code>", 1)), 0o644)
+	code, out, _ := runCLI(t, nil, "validate", bad)
+	if code != 1 || !strings.Contains(out, "/OZG.Ruecknahme.130111/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtentyp: nachrichtentyp \"130101\" does not match the root element OZG.Ruecknahme.130111 (type 130111) [header]") {
+		t.Fatalf("code %d\n%s", code, out)
+	}
+	if strings.Count(out, "  error: ") != 1 || strings.Contains(out, "[schema]") {
+		t.Fatalf("only the header rule is broken (warnings for lists outside the bundle are fine):\n%s", out)
+	}
+}
+
 func TestValidateJSON(t *testing.T) {
 	good := writeSample(t, "ruecknahme")
 	missing := filepath.Join(t.TempDir(), "missing.xml")

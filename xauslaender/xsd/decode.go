@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/xagw/xagw/internal/safexml"
 )
@@ -68,7 +69,140 @@ func Unmarshal(data []byte, m Message, limits safexml.Limits) error {
 	}
 	d := xml.NewDecoder(bytes.NewReader(data))
 	d.Strict = true
-	return UnmarshalTokens(d, m)
+	return UnmarshalTokens(&normalizingReader{d: d, data: data}, m)
+}
+
+// normalizingReader gives encoding/xml's tokens with attribute values
+// normalised as XML 1.0 §3.3.3 demands (a literal tab, line end or CR LF
+// in a value is a space; a character reference such as &#10; stays what it
+// says), which encoding/xml does not do. Conforming parsers (libxml2, and
+// safexml for trees) report normalised values, so a message reads the same
+// through Unmarshal and through UnmarshalTokens on a validator's tokens.
+type normalizingReader struct {
+	d    *xml.Decoder
+	data []byte
+}
+
+func (r *normalizingReader) InputPos() (line, column int) { return r.d.InputPos() }
+
+func (r *normalizingReader) Token() (xml.Token, error) {
+	from := r.d.InputOffset()
+	tok, err := r.d.Token()
+	if err != nil {
+		return tok, err
+	}
+	se, ok := tok.(xml.StartElement)
+	if !ok || len(se.Attr) == 0 {
+		return tok, nil
+	}
+	to := r.d.InputOffset()
+	if from < 0 || to > int64(len(r.data)) || from >= to {
+		return tok, nil
+	}
+	raw := r.data[from:to]
+	if bytes.IndexAny(raw, "\t\n\r") < 0 {
+		return tok, nil // nothing to normalise: the common case
+	}
+	vals := rawAttrValues(raw)
+	if len(vals) != len(se.Attr) {
+		return tok, nil // cannot happen for a tag encoding/xml accepted
+	}
+	attrs := make([]xml.Attr, len(se.Attr))
+	copy(attrs, se.Attr)
+	for i, v := range vals {
+		if bytes.IndexAny(v, "\t\n\r") >= 0 {
+			attrs[i].Value = normalizeAttr(v)
+		}
+	}
+	se.Attr = attrs
+	return se, nil
+}
+
+// rawAttrValues returns the raw values of the attributes of a start tag
+// ("<name a='v' b=\"w\">"), in order.
+func rawAttrValues(tag []byte) [][]byte {
+	i := bytes.IndexAny(tag, " \t\n\r")
+	if i < 0 {
+		return nil
+	}
+	var out [][]byte
+	for i < len(tag) {
+		eq := bytes.IndexByte(tag[i:], '=')
+		if eq < 0 {
+			break
+		}
+		i += eq + 1
+		for i < len(tag) && (tag[i] == ' ' || tag[i] == '\t' || tag[i] == '\n' || tag[i] == '\r') {
+			i++
+		}
+		if i >= len(tag) || (tag[i] != '"' && tag[i] != '\'') {
+			break
+		}
+		end := bytes.IndexByte(tag[i+1:], tag[i])
+		if end < 0 {
+			break
+		}
+		out = append(out, tag[i+1:i+1+end])
+		i += end + 2
+	}
+	return out
+}
+
+// normalizeAttr decodes a raw attribute value (checked by safexml, so its
+// references are valid) with the whitespace normalisation of XML 1.0
+// §2.11 and §3.3.3: CR LF, CR, LF and tab become one space each;
+// references are resolved after that, so &#10; stays a line feed.
+func normalizeAttr(v []byte) string {
+	out := make([]byte, 0, len(v))
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case '\r':
+			if i+1 < len(v) && v[i+1] == '\n' {
+				i++
+			}
+			out = append(out, ' ')
+		case '\n', '\t':
+			out = append(out, ' ')
+		case '&':
+			semi := bytes.IndexByte(v[i:], ';')
+			if semi < 0 {
+				out = append(out, c)
+				continue
+			}
+			out = appendRef(out, v[i+1:i+semi])
+			i += semi
+		default:
+			out = append(out, c)
+		}
+	}
+	return string(out)
+}
+
+func appendRef(out, ref []byte) []byte {
+	switch string(ref) {
+	case "lt":
+		return append(out, '<')
+	case "gt":
+		return append(out, '>')
+	case "amp":
+		return append(out, '&')
+	case "apos":
+		return append(out, '\'')
+	case "quot":
+		return append(out, '"')
+	}
+	if len(ref) < 2 || ref[0] != '#' {
+		return append(append(append(out, '&'), ref...), ';')
+	}
+	base, digits := 10, ref[1:]
+	if digits[0] == 'x' {
+		base, digits = 16, digits[1:]
+	}
+	n, err := strconv.ParseUint(string(digits), base, 32)
+	if err != nil {
+		return append(append(append(out, '&'), ref...), ';')
+	}
+	return utf8.AppendRune(out, rune(n))
 }
 
 // TokenReader is a source of XML tokens for UnmarshalTokens; *xml.Decoder
@@ -201,7 +335,7 @@ func (d *decoder) structure(p *plan, v reflect.Value, se xml.StartElement, path 
 			fv.Set(reflect.New(p.text.elemType))
 			fv = fv.Elem()
 		}
-		if err := setSimple(p.text, fv, s); err != nil {
+		if err := setText(p.text, fv, s); err != nil {
 			return &ParseError{Path: path, Line: line, Msg: err.Error()}
 		}
 		return nil
@@ -349,29 +483,42 @@ func (d *decoder) value(f *field, fv reflect.Value, se xml.StartElement, path st
 	if err != nil {
 		return err
 	}
-	if err := setSimple(f, target, s); err != nil {
+	if err := setText(f, target, s); err != nil {
 		return &ParseError{Path: path, Line: line, Msg: err.Error()}
 	}
 	return nil
 }
 
 // text reads character data up to the end of the current element.
-func (d *decoder) text(path string) (string, error) {
+func (d *decoder) text(path string) ([]byte, error) {
 	var b []byte
 	for {
 		tok, err := d.d.Token()
 		if err != nil {
-			return "", d.fail(path, err)
+			return nil, d.fail(path, err)
 		}
 		switch t := tok.(type) {
 		case xml.CharData:
 			b = append(b, t...)
 		case xml.EndElement:
-			return string(b), nil
+			return b, nil
 		case xml.StartElement:
-			return "", &ParseError{Path: path, Line: d.line(), Msg: fmt.Sprintf("unexpected element %s in a simple value", elemName(t.Name))}
+			return nil, &ParseError{Path: path, Line: d.line(), Msg: fmt.Sprintf("unexpected element %s in a simple value", elemName(t.Name))}
 		}
 	}
+}
+
+// setText sets a simple value from element text the decoder owns.
+func setText(f *field, v reflect.Value, b []byte) error {
+	if f.val == vBytes {
+		out, err := decodeBase64Owned(b)
+		if err != nil {
+			return err
+		}
+		v.SetBytes(out)
+		return nil
+	}
+	return setSimple(f, v, string(b))
 }
 
 func setSimple(f *field, v reflect.Value, s string) error {
@@ -419,18 +566,33 @@ func setSimple(f *field, v reflect.Value, s string) error {
 
 // decodeBase64 accepts xs:base64Binary: whitespace anywhere is ignored.
 func decodeBase64(s string) ([]byte, error) {
-	clean := strings.Map(func(r rune) rune {
-		switch r {
-		case ' ', '\t', '\n', '\r':
-			return -1
+	return decodeBase64Owned([]byte(s))
+}
+
+// decodeBase64Owned is decodeBase64 on a buffer the caller gives away (its
+// whitespace is squeezed out in place).
+func decodeBase64Owned(b []byte) ([]byte, error) {
+	enc := base64.StdEncoding.Strict()
+	out := make([]byte, enc.DecodedLen(len(b)))
+	// The decoder skips line ends itself; spaces and tabs are rare, so they
+	// are squeezed out only when a first attempt fails.
+	m, err := enc.Decode(out, b)
+	if err != nil {
+		n := 0
+		for _, c := range b {
+			if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+				b[n] = c
+				n++
+			}
 		}
-		return r
-	}, s)
-	b, err := base64.StdEncoding.Strict().DecodeString(clean)
+		if n < len(b) {
+			m, err = enc.Decode(out, b[:n])
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("not valid base64: %v", err)
 	}
-	return b, nil
+	return out[:m], nil
 }
 
 func elemName(n xml.Name) string {

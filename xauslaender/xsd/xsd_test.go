@@ -321,3 +321,38 @@ func FuzzUnmarshal(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeBase64Whitespace(t *testing.T) {
+	for in, want := range map[string]string{
+		"SGVsbG8=":              "Hello",
+		"SGVs\nbG8=":            "Hello",
+		" SG Vs\tbG8=\r\n":      "Hello",
+		"S\nG\r\nV s b\tG 8 = ": "Hello",
+		"":                      "",
+	} {
+		got, err := decodeBase64(in)
+		if err != nil || string(got) != want {
+			t.Errorf("%q: %q %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"SGVsbG8", "SGVsbG9=", "SG=sbG8=", "%%SGVsbG8=", "SGVs bG8=x"} {
+		if got, err := decodeBase64(in); err == nil {
+			t.Errorf("%q accepted as %q", in, got)
+		}
+	}
+}
+
+// TestUnmarshalNormalisesAttributes: attribute values read as a conforming
+// XML parser reports them (XML 1.0 §3.3.3): literal tab, line feed, CR LF
+// become spaces, character references keep what they denote.
+func TestUnmarshalNormalisesAttributes(t *testing.T) {
+	doc := strings.Replace(want, ` produkt="xagw"`, " produkt=\"x\ty\r\nz\n&#10;&#9;&amp;&#x41;\"\n   ", 1)
+	doc = strings.Replace(doc, `<t:inline mimeType="application/pdf">`, "<t:inline mimeType='application/\npdf'>", 1)
+	var r testRoot
+	if err := Unmarshal([]byte(doc), &r, safexml.Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	if r.Produkt != "x y z \n\t&A" || r.Inline.MimeType != "application/ pdf" {
+		t.Fatalf("%q %q", r.Produkt, r.Inline.MimeType)
+	}
+}
