@@ -292,7 +292,9 @@ func postOSCI(ctx context.Context, hc *http.Client, url string, out *Outgoing) (
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, body)
+	// Hide io.MultiReader's WriteTo, which allocates 32 KiB per call; the
+	// transport copies the body through its own buffers.
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, struct{ io.Reader }{body})
 	if err != nil {
 		return nil, err
 	}

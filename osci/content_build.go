@@ -82,6 +82,7 @@ func buildContent(d *Delivery, signing *Signing, signerRef, spoolDir string) (*b
 	}
 	// The reference puts every EncryptedData before the plain containers.
 	var pkg bytes.Buffer
+	pkg.Grow(enc.Len() + plain.Len() + 64)
 	pkg.WriteString("<osci:ContentPackage>")
 	pkg.Write(enc.Bytes())
 	pkg.Write(plain.Bytes())

@@ -110,7 +110,7 @@ func composeEnvelope(m *Message, bodyContent []byte) (*envelope, error) {
 	}
 	e := &envelope{typ: t}
 	add := func(id string, w *xw) {
-		e.blocks = append(e.blocks, renderedBlock{id, append([]byte(nil), w.Bytes()...)})
+		e.blocks = append(e.blocks, renderedBlock{id, w.Bytes()}) // each w is used once
 	}
 
 	add(idControlBlock, controlBlockXML(m.ControlBlock))
@@ -154,6 +154,7 @@ func composeEnvelope(m *Message, bodyContent []byte) (*envelope, error) {
 	}
 
 	var body xw
+	body.Grow(len(bodyContent) + len(envelopeNS) + 64)
 	body.start("soap:Body", envelopeNS, "Id", idBody)
 	if info.block == blockBody {
 		body.start("osci:"+info.name, "")

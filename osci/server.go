@@ -2,7 +2,6 @@ package osci
 
 import (
 	"bytes"
-	"io"
 	"net/http"
 	"strconv"
 
@@ -60,17 +59,15 @@ func WriteFault(w http.ResponseWriter, code Code, text string) error {
 // WriteOutgoing sends a composed message as an HTTP response (or writes it
 // to any http.ResponseWriter) with its exact Content-Length.
 func WriteOutgoing(w http.ResponseWriter, out *Outgoing) error {
-	n, err := out.Len()
-	if err != nil {
-		return err
-	}
-	r, err := out.Reader()
+	n, err := out.Len() // validates the message before the status goes out
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "text/xml")
 	w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
 	w.WriteHeader(http.StatusOK)
-	_, err = io.Copy(w, r)
+	// WriteTo copies through a pooled buffer (or the ResponseWriter's own),
+	// where io.Copy would take io.MultiReader's WriteTo and a fresh 32 KiB.
+	_, err = out.WriteTo(w)
 	return err
 }

@@ -80,16 +80,23 @@ func SealedSize(m Method, n int64) int64 { return int64(m.IVLength) + n + gcmTag
 // Seal encrypts plaintext with a fresh random IV and returns
 // IV ‖ ciphertext ‖ tag. GCM only.
 func Seal(m Method, key, plaintext []byte) ([]byte, error) {
-	r, err := NewSealReader(m, key, bytes.NewReader(plaintext))
+	a, err := m.check(false, DecryptOptions{})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, 0, SealedSize(m, int64(len(plaintext))))
-	buf := bytes.NewBuffer(out)
-	if _, err := buf.ReadFrom(r); err != nil {
+	if err := checkKey(a, m, key); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	if uint64(len(plaintext)) > maxGCMPlaintext {
+		return nil, newError(ErrMalformed, "plaintext exceeds the GCM limit of %d bytes", uint64(maxGCMPlaintext))
+	}
+	iv, err := randomIV(m.IVLength)
+	if err != nil {
+		return nil, err
+	}
+	// The plaintext is in memory anyway: one call of cipher.AEAD, the
+	// output in one allocation (same bytes as NewSealReader's stream).
+	return sealOneShot(key, iv, plaintext)
 }
 
 // NewSealReader returns a reader that yields IV ‖ ciphertext ‖ tag for the
