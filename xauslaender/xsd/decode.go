@@ -229,7 +229,7 @@ func UnmarshalTokens(r TokenReader, m Message) error {
 	for {
 		tok, err := d.d.Token()
 		if err != nil {
-			return d.fail("", err)
+			return d.fail(nil, err)
 		}
 		se, ok := tok.(xml.StartElement)
 		if !ok {
@@ -243,7 +243,7 @@ func UnmarshalTokens(r TokenReader, m Message) error {
 		if err != nil {
 			return err
 		}
-		if err := d.structure(p, rv.Elem(), se, "/"+se.Name.Local); err != nil {
+		if err := d.structure(p, rv.Elem(), se, &elemPath{name: se.Name.Local}); err != nil {
 			return err
 		}
 		break
@@ -255,7 +255,7 @@ func UnmarshalTokens(r TokenReader, m Message) error {
 			return nil
 		}
 		if err != nil {
-			return d.fail("", err)
+			return d.fail(nil, err)
 		}
 		if cd, ok := tok.(xml.CharData); ok && len(bytes.TrimSpace(cd)) > 0 {
 			return &ParseError{Line: d.line(), Msg: "text after the root element"}
@@ -270,19 +270,38 @@ type decoder struct {
 	d TokenReader
 }
 
+// elemPath is the path of the element being read ("/a/b[2]/c"), turned
+// into a string only for an error message.
+type elemPath struct {
+	parent *elemPath
+	name   string
+	idx    int // of a repeated element, 1-based; 0 for a single one
+}
+
+func (p *elemPath) String() string {
+	if p == nil {
+		return ""
+	}
+	s := p.parent.String() + "/" + p.name
+	if p.idx > 0 {
+		s += "[" + strconv.Itoa(p.idx) + "]"
+	}
+	return s
+}
+
 func (d *decoder) line() int {
 	l, _ := d.d.InputPos()
 	return l
 }
 
-func (d *decoder) fail(path string, err error) error {
+func (d *decoder) fail(path *elemPath, err error) error {
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF
 	}
-	return &ParseError{Path: path, Line: d.line(), Msg: err.Error(), Err: err}
+	return &ParseError{Path: path.String(), Line: d.line(), Msg: err.Error(), Err: err}
 }
 
-func (d *decoder) structure(p *plan, v reflect.Value, se xml.StartElement, path string) error {
+func (d *decoder) structure(p *plan, v reflect.Value, se xml.StartElement, path *elemPath) error {
 	line := d.line()
 	seenAttr := make([]bool, len(p.attrs))
 	for _, a := range se.Attr {
@@ -293,7 +312,7 @@ func (d *decoder) structure(p *plan, v reflect.Value, se xml.StartElement, path 
 			if a.Name.Local == "schemaLocation" || a.Name.Local == "noNamespaceSchemaLocation" {
 				continue
 			}
-			return &ParseError{Path: path, Line: line, Msg: fmt.Sprintf("xsi:%s is not supported", a.Name.Local)}
+			return &ParseError{Path: path.String(), Line: line, Msg: fmt.Sprintf("xsi:%s is not supported", a.Name.Local)}
 		}
 		i := -1
 		for j, f := range p.attrs {
@@ -303,10 +322,10 @@ func (d *decoder) structure(p *plan, v reflect.Value, se xml.StartElement, path 
 			}
 		}
 		if i < 0 {
-			return &ParseError{Path: path, Line: line, Msg: fmt.Sprintf("unexpected attribute %s", attrName(a.Name))}
+			return &ParseError{Path: path.String(), Line: line, Msg: fmt.Sprintf("unexpected attribute %s", attrName(a.Name))}
 		}
 		if seenAttr[i] {
-			return &ParseError{Path: path, Line: line, Msg: fmt.Sprintf("attribute %s twice", a.Name.Local)}
+			return &ParseError{Path: path.String(), Line: line, Msg: fmt.Sprintf("attribute %s twice", a.Name.Local)}
 		}
 		seenAttr[i] = true
 		f := p.attrs[i]
@@ -316,12 +335,12 @@ func (d *decoder) structure(p *plan, v reflect.Value, se xml.StartElement, path 
 			fv = fv.Elem()
 		}
 		if err := setSimple(f, fv, a.Value); err != nil {
-			return &ParseError{Path: path + "/@" + a.Name.Local, Line: line, Msg: err.Error()}
+			return &ParseError{Path: path.String() + "/@" + a.Name.Local, Line: line, Msg: err.Error()}
 		}
 	}
 	for i, f := range p.attrs {
 		if !seenAttr[i] && f.card == cOne {
-			return &ParseError{Path: path, Line: line, Msg: fmt.Sprintf("required attribute %s is missing", f.local)}
+			return &ParseError{Path: path.String(), Line: line, Msg: fmt.Sprintf("required attribute %s is missing", f.local)}
 		}
 	}
 
@@ -336,13 +355,12 @@ func (d *decoder) structure(p *plan, v reflect.Value, se xml.StartElement, path 
 			fv = fv.Elem()
 		}
 		if err := setText(p.text, fv, s); err != nil {
-			return &ParseError{Path: path, Line: line, Msg: err.Error()}
+			return &ParseError{Path: path.String(), Line: line, Msg: err.Error()}
 		}
 		return nil
 	}
 
 	seen := make([]int, len(p.elems))
-	counts := map[string]int{}
 	cursor := 0
 	for {
 		tok, err := d.d.Token()
@@ -352,7 +370,7 @@ func (d *decoder) structure(p *plan, v reflect.Value, se xml.StartElement, path 
 		switch t := tok.(type) {
 		case xml.CharData:
 			if len(bytes.TrimSpace(t)) > 0 {
-				return &ParseError{Path: path, Line: d.line(), Msg: fmt.Sprintf("unexpected text %q: this element holds elements only", shorten(string(bytes.TrimSpace(t))))}
+				return &ParseError{Path: path.String(), Line: d.line(), Msg: fmt.Sprintf("unexpected text %q: this element holds elements only", shorten(string(bytes.TrimSpace(t))))}
 			}
 		case xml.EndElement:
 			return d.finish(p, v, seen, cursor, path, line)
@@ -375,23 +393,22 @@ func (d *decoder) structure(p *plan, v reflect.Value, se xml.StartElement, path 
 				} else if want := d.expected(p, cursor, seen); want != "" {
 					msg += "; expected " + want
 				}
-				return &ParseError{Path: path, Line: cline, Msg: msg}
+				return &ParseError{Path: path.String(), Line: cline, Msg: msg}
 			}
 			// Everything skipped over must be optional.
 			for k := cursor; k < j; k++ {
 				if f := p.elems[k]; seen[k] == 0 && f.card == cOne {
-					return &ParseError{Path: path, Line: cline, Msg: fmt.Sprintf("missing element %s before %s", f.local, elemName(t.Name))}
+					return &ParseError{Path: path.String(), Line: cline, Msg: fmt.Sprintf("missing element %s before %s", f.local, elemName(t.Name))}
 				}
 			}
 			f := p.elems[j]
 			if f.card != cMany && seen[j] > 0 {
-				return &ParseError{Path: path, Line: cline, Msg: fmt.Sprintf("element %s may occur only once", f.local)}
+				return &ParseError{Path: path.String(), Line: cline, Msg: fmt.Sprintf("element %s may occur only once", f.local)}
 			}
 			seen[j]++
-			counts[f.local]++
-			cpath := path + "/" + f.local
+			cpath := &elemPath{parent: path, name: f.local}
 			if f.card == cMany {
-				cpath = fmt.Sprintf("%s[%d]", cpath, counts[f.local])
+				cpath.idx = seen[j]
 			}
 			if err := d.value(f, v.FieldByIndex(f.index), t, cpath); err != nil {
 				return err
@@ -416,10 +433,10 @@ func (d *decoder) structure(p *plan, v reflect.Value, se xml.StartElement, path 
 // as an empty element) and two alternatives of one choice. Too few
 // repetitions or an empty choice are representable; reporting those is the
 // validator's job, so Parse and Marshal agree on every document.
-func (d *decoder) finish(p *plan, v reflect.Value, seen []int, cursor int, path string, line int) error {
+func (d *decoder) finish(p *plan, v reflect.Value, seen []int, cursor int, path *elemPath, line int) error {
 	for k, f := range p.elems {
 		if f.card == cOne && seen[k] == 0 {
-			return &ParseError{Path: path, Line: line, Msg: fmt.Sprintf("required element %s is missing", f.local)}
+			return &ParseError{Path: path.String(), Line: line, Msg: fmt.Sprintf("required element %s is missing", f.local)}
 		}
 	}
 	for _, members := range p.choices {
@@ -430,7 +447,7 @@ func (d *decoder) finish(p *plan, v reflect.Value, seen []int, cursor int, path 
 			}
 		}
 		if n > 1 {
-			return &ParseError{Path: path, Line: line, Msg: fmt.Sprintf("more than one alternative of the choice %s", choiceNames(p, members))}
+			return &ParseError{Path: path.String(), Line: line, Msg: fmt.Sprintf("more than one alternative of the choice %s", choiceNames(p, members))}
 		}
 	}
 	return nil
@@ -453,7 +470,7 @@ func (d *decoder) expected(p *plan, cursor int, seen []int) string {
 	return ""
 }
 
-func (d *decoder) value(f *field, fv reflect.Value, se xml.StartElement, path string) error {
+func (d *decoder) value(f *field, fv reflect.Value, se xml.StartElement, path *elemPath) error {
 	var target reflect.Value
 	switch f.card {
 	case cOne:
@@ -477,20 +494,20 @@ func (d *decoder) value(f *field, fv reflect.Value, se xml.StartElement, path st
 		if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
 			continue
 		}
-		return &ParseError{Path: path, Line: line, Msg: fmt.Sprintf("unexpected attribute %s", attrName(a.Name))}
+		return &ParseError{Path: path.String(), Line: line, Msg: fmt.Sprintf("unexpected attribute %s", attrName(a.Name))}
 	}
 	s, err := d.text(path)
 	if err != nil {
 		return err
 	}
 	if err := setText(f, target, s); err != nil {
-		return &ParseError{Path: path, Line: line, Msg: err.Error()}
+		return &ParseError{Path: path.String(), Line: line, Msg: err.Error()}
 	}
 	return nil
 }
 
 // text reads character data up to the end of the current element.
-func (d *decoder) text(path string) ([]byte, error) {
+func (d *decoder) text(path *elemPath) ([]byte, error) {
 	var b []byte
 	for {
 		tok, err := d.d.Token()
@@ -503,7 +520,7 @@ func (d *decoder) text(path string) ([]byte, error) {
 		case xml.EndElement:
 			return b, nil
 		case xml.StartElement:
-			return nil, &ParseError{Path: path, Line: d.line(), Msg: fmt.Sprintf("unexpected element %s in a simple value", elemName(t.Name))}
+			return nil, &ParseError{Path: path.String(), Line: d.line(), Msg: fmt.Sprintf("unexpected element %s in a simple value", elemName(t.Name))}
 		}
 	}
 }
