@@ -498,6 +498,9 @@ func (g *generator) element(gt *goType, p *Particle, choice string, optional boo
 	fname := goName(e.Name.Local)
 	var typ, xsdType, tdoc string
 	isStruct := false
+	// plainContent: a named complex type that only adds attributes to
+	// xs:base64Binary (simpleContent extension), e.g. XInneres Lichtbild.
+	plainContent := false
 	switch {
 	case e.Anon != nil && !e.Anon.Simple:
 		ct, err := g.complexType(e.Anon, gt.name+fname)
@@ -528,6 +531,7 @@ func (g *generator) element(gt *goType, p *Particle, choice string, optional boo
 				return err
 			}
 			typ, isStruct, xsdType = ct.name, true, e.Type.Local
+			plainContent = t.SimpleContent && t.Derivation == "extension" && t.Base.IsXSD() && t.Base.Local == "base64Binary"
 		} else {
 			var err error
 			typ, xsdType, tdoc, err = g.simpleGo(e.Type, nil, e.where)
@@ -557,10 +561,12 @@ func (g *generator) element(gt *goType, p *Particle, choice string, optional boo
 	if choice != "" {
 		tag += ",choice=" + choice
 	}
-	if e.Anon == nil && e.Type.IsXSD() && e.Type.Local == "base64Binary" && e.Fixed == nil && e.Default == nil && !e.Nillable {
-		// Of type xs:base64Binary itself: no facets, no value constraint,
-		// no xsi:nil; the strict base64 check is all there is to validate
-		// in its text, so a validator may keep the text from libxml2.
+	if (plainContent || (e.Anon == nil && e.Type.IsXSD() && e.Type.Local == "base64Binary")) && e.Fixed == nil && e.Default == nil && !e.Nillable {
+		// Its text is of type xs:base64Binary itself (directly, or as the
+		// simple content a type extends with attributes): no facets, no
+		// value constraint, no xsi:nil. The strict base64 check is all
+		// there is to validate in the text, so a validator may keep it
+		// from libxml2.
 		tag += ",plain"
 	}
 	if required && !isStruct && g.isDatatypeC(e.Type, e.Anon) {

@@ -205,6 +205,8 @@ func TestAnotherVersionNeedsNoCodeChange(t *testing.T) {
 		"ScanNillable *[]byte `xsd:\"scanNillable,ns=http://www.osci.de/xauslaender1211\" json:\"scanNillable,omitempty\"`",
 		"ScanDefault *[]byte `xsd:\"scanDefault,ns=http://www.osci.de/xauslaender1211\" json:\"scanDefault,omitempty\"`",
 		"ScanKurz *[]byte `xsd:\"scanKurz,ns=http://www.osci.de/xauslaender1211\" json:\"scanKurz,omitempty\"`",
+		// A type that only adds attributes to xs:base64Binary: the element's text is plain.
+		"Foto *Foto `xsd:\"foto,ns=http://www.osci.de/xauslaender1211,plain\" json:\"foto,omitempty\"`",
 		// The compiled files with their hashes (the catalog too).
 		`{Path: "xa/ozg.xsd", SHA256: "`,
 		`{Path: "catalog.xml", SHA256: "`,

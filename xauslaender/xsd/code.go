@@ -271,10 +271,11 @@ func collectPaths(t reflect.Type, path string, want func(*field) bool, out *[]st
 
 var base64Paths, plainBase64Paths sync.Map // reflect.Type → []string
 
-// PlainBase64Paths returns the subset of Base64Paths whose elements are
-// declared with type xs:base64Binary itself (no facets, no default or fixed
-// value, not nillable) in the schemas the type was generated from: for
-// those, the strict base64 check is the whole check of their text.
+// PlainBase64Paths returns the subset of Base64Paths whose text is of type
+// xs:base64Binary itself (directly, or as simple content extended only by
+// attributes; no facets, no default or fixed value, not nillable) in the
+// schemas the type was generated from: for those, the strict base64 check
+// is the whole check of their text.
 func PlainBase64Paths(m Message) []string {
 	t := reflect.TypeOf(m)
 	if t.Kind() == reflect.Pointer {
@@ -285,7 +286,18 @@ func PlainBase64Paths(m Message) []string {
 	}
 	_, local := m.XMLName()
 	var out []string
-	collectPaths(t, "/"+local, func(f *field) bool { return f.plain && f.val == vBytes }, &out, map[reflect.Type]bool{})
+	collectPaths(t, "/"+local, func(f *field) bool {
+		if !f.plain {
+			return false
+		}
+		if f.val == vBytes {
+			return true
+		}
+		// An element whose type adds attributes to xs:base64Binary: its
+		// text is the base64 value (the Value field of the struct).
+		p, err := planOf(f.elemType)
+		return err == nil && p.text != nil && p.text.val == vBytes && len(p.elems) == 0
+	}, &out, map[reflect.Type]bool{})
 	plainBase64Paths.Store(t, out)
 	return out
 }

@@ -54,7 +54,7 @@ type field struct {
 	fixed    string
 	hasFixed bool
 	nonEmpty bool // mandatory DIN 91379 datatypeC: must not be empty (XInneres S030)
-	plain    bool // of type xs:base64Binary itself (no facets, value constraint or nil)
+	plain    bool // text of type xs:base64Binary itself (no facets, value constraint or nil)
 	json     string
 }
 
@@ -216,8 +216,8 @@ func parseField(sf reflect.StructField, tag string) (*field, error) {
 	if (f.kind == kAttr || f.kind == kText) && (f.val == vStruct || f.card == cMany) {
 		return nil, fmt.Errorf("attribute or text field of type %s", sf.Type)
 	}
-	if f.plain && f.val != vBytes {
-		return nil, fmt.Errorf("plain on a field of type %s (only for xs:base64Binary)", sf.Type)
+	if f.plain && f.val != vBytes && f.val != vStruct {
+		return nil, fmt.Errorf("plain on a field of type %s (only for xs:base64Binary content)", sf.Type)
 	}
 	if f.choice != 0 && f.card == cOne {
 		return nil, fmt.Errorf("choice member must be a pointer or slice")

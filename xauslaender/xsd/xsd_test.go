@@ -356,3 +356,24 @@ func TestUnmarshalNormalisesAttributes(t *testing.T) {
 		t.Fatalf("%q %q", r.Produkt, r.Inline.MimeType)
 	}
 }
+
+type plainRoot struct {
+	Photo  *testPhoto `xsd:"photo,ns=urn:test:main,plain" json:"photo,omitempty"`
+	Inline *testDoc   `xsd:"inline,ns=urn:test:main" json:"inline,omitempty"`
+	Scan   []byte     `xsd:"scan,ns=urn:test:main,plain" json:"scan"`
+	Other  []byte     `xsd:"other,ns=urn:test:main" json:"other"`
+}
+
+func (plainRoot) XMLName() (string, string) { return tns, "plain" }
+
+func TestPlainBase64Paths(t *testing.T) {
+	m := &plainRoot{}
+	if got := strings.Join(Base64Paths(m), " "); got != "/plain/photo /plain/inline/data /plain/scan /plain/other" {
+		t.Errorf("base64: %s", got)
+	}
+	// photo's text is the base64 value of a type that only adds an
+	// attribute; data inside inline is not marked plain.
+	if got := strings.Join(PlainBase64Paths(m), " "); got != "/plain/photo /plain/scan" {
+		t.Errorf("plain: %s", got)
+	}
+}
