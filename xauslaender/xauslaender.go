@@ -11,10 +11,16 @@
 //	msg, err := xauslaender.FromJSON("130101", "", body)      // form backend posted JSON
 //	err = sender.Prepare(msg, leser)                            // header, UUID, codes
 //	data, err := xauslaender.Marshal(msg)
-//	res := validator.Validate(data)                             // XSD + code lists
+//	res := validator.Validate(data)                             // XSD + code lists + header rules
 //	…
-//	in, err := xauslaender.Parse(reply)                         // typed reply
-//	in.Header.AusloeserUUID                                     // links it to the application
+//	res, in, err := validator.ValidateAndParse(posted)          // one pass: result and typed message
+//	in.Header.Reference()                                       // the message a reply answers or rejects
+//
+// The Validator adds to the XSD and the code lists the header rules an
+// office applies (problem kinds KindHeader and KindVersion): the
+// nachrichtentyp is the root element's type, ids are UUIDs, leser and autor
+// carry a Behördenkennung, the creation time has a time zone, the root
+// attributes standard/version name the namespace's version.
 package xauslaender
 
 import (
