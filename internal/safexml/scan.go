@@ -26,6 +26,66 @@ type scanner struct {
 	// data byte by byte. open holds the elements that stack names.
 	doc  *etree.Document
 	open []*etree.Element
+
+	// Allocation helpers for building: names repeat (ds:Reference, Id, …)
+	// and are interned per document; elements, text nodes and attribute
+	// slices are carved out of chunks instead of allocated one by one.
+	names   map[string]string
+	elems   []etree.Element
+	texts   []etree.CharData
+	attrs   []etree.Attr
+	scratch []pendingAttr
+}
+
+type pendingAttr struct {
+	name  []byte
+	value []byte
+}
+
+func (s *scanner) intern(b []byte) string {
+	if v, ok := s.names[string(b)]; ok { // no allocation for the lookup
+		return v
+	}
+	if s.names == nil {
+		s.names = make(map[string]string, 64)
+	}
+	v := string(b)
+	s.names[v] = v
+	return v
+}
+
+// chunkSize grows with the document so small documents stay small.
+func chunkSize(have int) int { return min(max(16, have), 512) }
+
+func (s *scanner) newElement(parent *etree.Element, prefix, local string) *etree.Element {
+	if len(s.elems) == 0 {
+		s.elems = make([]etree.Element, chunkSize(len(s.open)*8))
+	}
+	el := &s.elems[0]
+	s.elems = s.elems[1:]
+	el.Space, el.Tag = prefix, local
+	parent.AddChild(el)
+	return el
+}
+
+func (s *scanner) newText(parent *etree.Element, text string) {
+	if len(s.texts) == 0 {
+		s.texts = make([]etree.CharData, chunkSize(len(s.open)*8))
+	}
+	cd := &s.texts[0]
+	s.texts = s.texts[1:]
+	cd.SetData(text) // also sets etree's whitespace flag as its reader does
+	parent.AddChild(cd)
+}
+
+// attrSlice returns an empty slice with room for exactly n attributes.
+func (s *scanner) attrSlice(n int) []etree.Attr {
+	if len(s.attrs) < n {
+		s.attrs = make([]etree.Attr, max(n, 128))
+	}
+	out := s.attrs[:0:n]
+	s.attrs = s.attrs[n:]
+	return out
 }
 
 // parent is the element new nodes are added to: the innermost open element,
@@ -224,8 +284,13 @@ func (s *scanner) text(from, to int) error {
 		}
 	}
 	if s.doc != nil {
-		// SetData sets etree's whitespace flag the way its reader does.
-		s.parent().CreateText("").SetData(decodeText(seg, false))
+		text := ""
+		if len(seg) <= 16 && isAllSpace(seg) {
+			text = s.intern(seg) // indentation repeats; \r never occurs (isAllSpace)
+		} else {
+			text = decodeText(seg, false)
+		}
+		s.newText(s.parent(), text)
 	}
 	return nil
 }
@@ -352,13 +417,8 @@ func (s *scanner) startTag() error {
 	if len(s.stack)+1 > s.maxDepth {
 		return s.fail(ErrTooDeep, start, "limit %d", s.maxDepth)
 	}
-	var el *etree.Element
-	if s.doc != nil {
-		prefix, local := splitName(name)
-		el = s.parent().CreateElement(local)
-		el.Space = prefix
-	}
-	var attrs [][]byte
+	build := s.doc != nil
+	s.scratch = s.scratch[:0]
 	for {
 		j := s.skipSpace(i)
 		if j >= len(d) {
@@ -366,13 +426,16 @@ func (s *scanner) startTag() error {
 		}
 		switch {
 		case d[j] == '>':
-			s.stack = append(s.stack, name)
-			if el != nil {
-				s.open = append(s.open, el)
+			if build {
+				s.open = append(s.open, s.buildElement(name))
 			}
+			s.stack = append(s.stack, name)
 			s.pos = j + 1
 			return nil
 		case d[j] == '/' && j+1 < len(d) && d[j+1] == '>':
+			if build {
+				s.buildElement(name)
+			}
 			s.pos = j + 2
 			return nil
 		}
@@ -383,12 +446,11 @@ func (s *scanner) startTag() error {
 		if len(attr) == 0 {
 			return s.fail(ErrSyntax, j, "unexpected %q in start tag <%s>", d[j], name)
 		}
-		for _, a := range attrs {
-			if bytes.Equal(a, attr) {
+		for _, a := range s.scratch {
+			if bytes.Equal(a.name, attr) {
 				return s.fail(ErrSyntax, j, "attribute %q appears twice on <%s>", attr, name)
 			}
 		}
-		attrs = append(attrs, attr)
 		k = s.skipSpace(k)
 		if k >= len(d) || d[k] != '=' {
 			return s.fail(ErrSyntax, j, "attribute %s in <%s> has no value", attr, name)
@@ -408,12 +470,7 @@ func (s *scanner) startTag() error {
 		if err := s.references(val, k+1); err != nil {
 			return err
 		}
-		if el != nil {
-			// A placeholder key, renamed at once: CreateAttr would treat an
-			// unprefixed name as matching a prefixed one and overwrite it.
-			a := el.CreateAttr("\x00", decodeText(val, true))
-			a.Space, a.Key = splitName(attr)
-		}
+		s.scratch = append(s.scratch, pendingAttr{attr, val})
 		i = k + 1 + q + 1
 	}
 }
@@ -482,12 +539,39 @@ func equalFoldASCII(a, b string) bool {
 	return true
 }
 
-// splitName splits a qualified name (name has checked its form) at its colon.
-func splitName(n []byte) (prefix, local string) {
-	if i := bytes.IndexByte(n, ':'); i > 0 {
-		return string(n[:i]), string(n[i+1:])
+// buildElement adds the element of the start tag just scanned, with the
+// attributes collected in scratch, to the tree.
+func (s *scanner) buildElement(name []byte) *etree.Element {
+	prefix, local := s.splitName(name)
+	el := s.newElement(s.parent(), prefix, local)
+	if n := len(s.scratch); n > 0 {
+		el.Attr = s.attrSlice(n)
+		for _, a := range s.scratch {
+			// A placeholder key, renamed at once: CreateAttr would treat an
+			// unprefixed name as matching a prefixed one and overwrite it.
+			at := el.CreateAttr("\x00", decodeText(a.value, true))
+			at.Space, at.Key = s.splitName(a.name)
+		}
 	}
-	return "", string(n)
+	return el
+}
+
+func isAllSpace(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\n' {
+			return false
+		}
+	}
+	return true
+}
+
+// splitName splits a qualified name (name has checked its form) at its
+// colon, interning both parts.
+func (s *scanner) splitName(n []byte) (prefix, local string) {
+	if i := bytes.IndexByte(n, ':'); i > 0 {
+		return s.intern(n[:i]), s.intern(n[i+1:])
+	}
+	return "", s.intern(n)
 }
 
 func trimLeftSpace(b []byte) []byte {

@@ -401,3 +401,19 @@ func BenchmarkReferenceParse(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseEnvelope parses a real OSCI storeDelivery envelope from the
+// reference pack: the shape the gateway and the intermediary parse per message.
+func BenchmarkParseEnvelope(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join(sharedpath.MustFind("osci/captures"), "storeDelivery-a.transport-encrypted.inner.soap.xml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse(data, Limits{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
