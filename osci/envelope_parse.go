@@ -1,7 +1,6 @@
 package osci
 
 import (
-	"encoding/base64"
 	"fmt"
 	"strconv"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/xagw/xagw/internal/safexml"
 	"github.com/xagw/xagw/osci/internal/certcache"
+	"github.com/xagw/xagw/osci/xmldsig"
 )
 
 // Envelope is a parsed OSCI SOAP envelope: the protocol Message plus what
@@ -308,19 +308,11 @@ func attrQName(el *etree.Element, ns, local string) string {
 func textOf(el *etree.Element) string { return strings.TrimSpace(el.Text()) }
 
 // decodeB64 decodes base64 content that may be wrapped with line breaks.
+// Only text may appear inside el (xmldsig.Base64Text): a child element,
+// comment or processing instruction would make the text a reader takes
+// differ from what a base64 transform digests.
 func decodeB64(el *etree.Element) ([]byte, error) {
-	s := el.Text()
-	if strings.IndexByte(s, ' ') >= 0 || strings.IndexByte(s, '\t') >= 0 {
-		// encoding/base64 skips CR and LF itself; only blanks and tabs need
-		// removing first.
-		s = strings.Map(func(r rune) rune {
-			if r == ' ' || r == '\n' || r == '\r' || r == '\t' {
-				return -1
-			}
-			return r
-		}, s)
-	}
-	b, err := base64.StdEncoding.DecodeString(s)
+	b, err := xmldsig.Base64Text(el)
 	if err != nil {
 		return nil, &ParseError{Path: elementPath(el), Reason: "invalid base64", Err: err}
 	}

@@ -611,33 +611,49 @@ func (o *Opened) readContainer(el *etree.Element, opts OpenOptions, decrypted bo
 			errs = append(errs, &DecryptError{What: "attachment " + cid, Err: err})
 		}
 	}
+	var contents []*etree.Element
 	for _, k := range el.ChildElements() {
 		switch {
 		case is(k, NSDS, "Signature"):
 			sigs = append(sigs, k)
 		case is(k, NSOSCI, "Content"):
-			oc, err := o.readContent(k)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			c.Contents = append(c.Contents, oc)
+			contents = append(contents, k)
 		case is(k, NSXENC, "EncryptedData"):
 		default:
 			errs = append(errs, perr(k, "unexpected element in ContentContainer"))
 		}
 	}
+	// Signatures first: the octets a base64 reference digested are the
+	// contents handed out, so what is used is exactly what was verified.
+	var signed map[*etree.Element][]byte
 	for _, s := range sigs {
-		rep := o.verifyContainerSignature(s, el, c, opts)
+		rep, octets := o.verifyContainerSignature(s, el, opts)
 		c.Signatures = append(c.Signatures, rep)
 		if rep.Err != nil {
 			errs = append(errs, &SignatureError{Block: "ContentContainer " + c.ID, Err: rep.Err})
 		}
+		for e, b := range octets {
+			if signed == nil {
+				signed = map[*etree.Element][]byte{}
+			}
+			signed[e] = b
+		}
+	}
+	for _, k := range contents {
+		oc, err := o.readContent(k, signed)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		c.Contents = append(c.Contents, oc)
 	}
 	return c, errors.Join(errs...)
 }
 
-func (o *Opened) readContent(el *etree.Element) (*OpenedContent, error) {
+// readContent reads one osci:Content. signed holds the octets verified
+// signatures digested for Base64Content elements; an element found there
+// is not decoded again.
+func (o *Opened) readContent(el *etree.Element, signed map[*etree.Element][]byte) (*OpenedContent, error) {
 	oc := &OpenedContent{ID: el.SelectAttrValue("Id", "")}
 	if href := el.SelectAttrValue("href", ""); href != "" {
 		cid, err := wire.ContentIDFromURL(href)
@@ -659,9 +675,12 @@ func (o *Opened) readContent(el *etree.Element) (*OpenedContent, error) {
 	if oc.ID == "" {
 		oc.ID = b64.SelectAttrValue("Id", "")
 	}
-	data, err := decodeB64(b64)
-	if err != nil {
-		return nil, err
+	data, ok := signed[b64]
+	if !ok {
+		var err error
+		if data, err = decodeB64(b64); err != nil {
+			return nil, err
+		}
 	}
 	sum := sha256.Sum256(data)
 	oc.Data, oc.Size, oc.SHA256 = data, int64(len(data)), sum[:]
@@ -669,12 +688,14 @@ func (o *Opened) readContent(el *etree.Element) (*OpenedContent, error) {
 }
 
 // verifyContainerSignature verifies a container signature: every content
-// (and the attachment plaintext behind it) must be covered.
-func (o *Opened) verifyContainerSignature(sig, container *etree.Element, c *OpenedContainer, opts OpenOptions) *SignatureReport {
+// (and the attachment plaintext behind it) must be covered. It also returns
+// the octets each base64 reference digested, by element, when the
+// reference verified.
+func (o *Opened) verifyContainerSignature(sig, container *etree.Element, opts OpenOptions) (*SignatureReport, map[*etree.Element][]byte) {
 	const block = "ContentContainer"
 	cert, ref, err := resolveSigner(sig, &o.Envelope.Message, block)
 	if err != nil {
-		return &SignatureReport{Block: block, SignerRef: ref, Err: err}
+		return &SignatureReport{Block: block, SignerRef: ref, Err: err}, nil
 	}
 	var required []*etree.Element
 	var cids []string
@@ -709,6 +730,17 @@ func (o *Opened) verifyContainerSignature(sig, container *etree.Element, c *Open
 		Required:     required,
 		RequiredCIDs: cids,
 	})
+	var octets map[*etree.Element][]byte
+	if res != nil {
+		for _, r := range res.References {
+			if r.OK && r.Data != nil && r.Element != nil {
+				if octets == nil {
+					octets = map[*etree.Element][]byte{}
+				}
+				octets[r.Element] = r.Data
+			}
+		}
+	}
 	rep := toReport(block, res)
 	rep.Signer, rep.SignerRef = cert, ref
 	if opts.Policy != nil {
@@ -718,5 +750,5 @@ func (o *Opened) verifyContainerSignature(sig, container *etree.Element, c *Open
 		}
 	}
 	rep.Err = verr
-	return rep
+	return rep, octets
 }

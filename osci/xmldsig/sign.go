@@ -213,7 +213,7 @@ func digestForSigning(d io.Writer, r Reference, parent *etree.Element, idx *IDIn
 		}
 		switch {
 		case len(transforms) == 1 && transforms[0] == TransformBase64:
-			data, err := decodeBase64(textContent(r.Element))
+			data, err := Base64Text(r.Element)
 			if err != nil {
 				return "", nil, errorf(ErrMalformed, uri, "base64 content: %v", err)
 			}

@@ -296,22 +296,44 @@ func namespaceOf(el *etree.Element) string {
 	return ""
 }
 
-// textContent is the XPath string-value: all descendant text in order.
-func textContent(el *etree.Element) string {
-	var b strings.Builder
-	var walk func(*etree.Element)
-	walk = func(e *etree.Element) {
-		for _, tok := range e.Child {
-			switch t := tok.(type) {
-			case *etree.CharData:
-				b.WriteString(t.Data)
-			case *etree.Element:
-				walk(t)
-			}
+// Base64Text decodes the base64 text of el exactly as the base64 transform
+// digests it. Only character data may appear inside el: child elements,
+// comments and processing instructions are refused. XPath's string-value
+// (what the transform reads) skips them, while a reader taking the text up
+// to the first child (etree's Text) stops there, so an element with such
+// children could verify over bytes other than those a caller uses.
+// Line breaks, blanks and tabs between the base64 characters are allowed.
+func Base64Text(el *etree.Element) ([]byte, error) {
+	s, err := onlyText(el)
+	if err != nil {
+		return nil, err
+	}
+	return decodeBase64(s)
+}
+
+// onlyText returns the character data of el, refusing any other child.
+func onlyText(el *etree.Element) (string, error) {
+	if len(el.Child) == 1 {
+		if t, ok := el.Child[0].(*etree.CharData); ok {
+			return t.Data, nil // the common case: one text token, no copy
 		}
 	}
-	walk(el)
-	return b.String()
+	var b strings.Builder
+	for _, tok := range el.Child {
+		switch t := tok.(type) {
+		case *etree.CharData:
+			b.WriteString(t.Data)
+		case *etree.Element:
+			return "", fmt.Errorf("%s contains the element %s; only base64 text is allowed", el.FullTag(), t.FullTag())
+		case *etree.Comment:
+			return "", fmt.Errorf("%s contains a comment; only base64 text is allowed", el.FullTag())
+		case *etree.ProcInst:
+			return "", fmt.Errorf("%s contains a processing instruction; only base64 text is allowed", el.FullTag())
+		default:
+			return "", fmt.Errorf("%s contains %T; only base64 text is allowed", el.FullTag(), tok)
+		}
+	}
+	return b.String(), nil
 }
 
 // decodeBase64 decodes base64 text with line breaks and other white space.
@@ -331,10 +353,7 @@ func decodeBase64(s string) ([]byte, error) {
 }
 
 func decodeBase64Text(el *etree.Element) ([]byte, error) {
-	if len(el.ChildElements()) > 0 {
-		return nil, fmt.Errorf("%s has child elements", el.FullTag())
-	}
-	return decodeBase64(textContent(el))
+	return Base64Text(el)
 }
 
 // IDIndex maps unqualified Id attribute values to their elements.

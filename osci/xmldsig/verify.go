@@ -64,7 +64,12 @@ type ReferenceResult struct {
 	// "cid:" reference named.
 	Element   *etree.Element
 	ContentID string
-	OK        bool
+	// Data are the octets a same-document reference with the base64
+	// transform digested (nil for every other reference). A caller that
+	// acts on the content of such an element should use exactly these
+	// bytes: they are what the signature covers.
+	Data []byte
+	OK   bool
 	Err       error // nil if OK
 }
 
@@ -170,7 +175,7 @@ func verifyReference(ref SignedReference, sig *etree.Element, idx *IDIndex, opts
 	d := h.New()
 	switch {
 	case strings.HasPrefix(ref.URI, "#"):
-		rr.Element, err = digestElementRef(d, ref, sig, idx)
+		rr.Element, rr.Data, err = digestElementRef(d, ref, sig, idx)
 	case len(ref.URI) >= 4 && strings.EqualFold(ref.URI[:4], "cid:"):
 		rr.ContentID, err = digestCIDRef(d, ref, opts.ResolveCID)
 	default:
@@ -181,6 +186,7 @@ func verifyReference(ref SignedReference, sig *etree.Element, idx *IDIndex, opts
 		return rr
 	}
 	if got := d.Sum(nil); subtle.ConstantTimeCompare(got, ref.DigestValue) != 1 {
+		rr.Data = nil
 		rr.Err = errorf(ErrDigestMismatch, ref.URI, "computed %s, signed %s",
 			base64.StdEncoding.EncodeToString(got), base64.StdEncoding.EncodeToString(ref.DigestValue))
 		return rr
@@ -191,25 +197,33 @@ func verifyReference(ref SignedReference, sig *etree.Element, idx *IDIndex, opts
 
 // digestElementRef digests a same-document reference. Allowed transform
 // chains: none or C14N (with or without comments), optionally after
-// enveloped-signature; or base64 alone (OSCI Base64Content).
-func digestElementRef(d hash.Hash, ref SignedReference, sig *etree.Element, idx *IDIndex) (*etree.Element, error) {
+// enveloped-signature; or base64 alone (OSCI Base64Content), whose decoded
+// octets it also returns.
+func digestElementRef(d hash.Hash, ref SignedReference, sig *etree.Element, idx *IDIndex) (*etree.Element, []byte, error) {
 	id := ref.URI[1:]
 	if id == "" || strings.HasPrefix(id, "xpointer(") {
-		return nil, errorf(ErrUnsupported, ref.URI, "only bare-name #Id references are supported")
+		return nil, nil, errorf(ErrUnsupported, ref.URI, "only bare-name #Id references are supported")
 	}
 	el := idx.Lookup(id)
 	if el == nil {
-		return nil, errorf(ErrUnresolved, ref.URI, "no element with Id %q", id)
+		return nil, nil, errorf(ErrUnresolved, ref.URI, "no element with Id %q", id)
 	}
 	opt := c14nOptions{}
 	ts := ref.Transforms
 	if len(ts) == 1 && ts[0] == TransformBase64 {
-		data, err := decodeBase64(textContent(el))
+		text, err := onlyText(el)
 		if err != nil {
-			return el, errorf(ErrDigestMismatch, ref.URI, "base64 transform: %v", err)
+			// Anything but text inside would be skipped by the transform
+			// but stop a reader of the element's text: refused, so the
+			// bytes verified are the bytes used.
+			return el, nil, errorf(ErrMalformed, ref.URI, "base64 transform: %v", err)
+		}
+		data, err := decodeBase64(text)
+		if err != nil {
+			return el, nil, errorf(ErrDigestMismatch, ref.URI, "base64 transform: %v", err)
 		}
 		d.Write(data)
-		return el, nil
+		return el, data, nil
 	}
 	if len(ts) > 0 && ts[0] == TransformEnveloped {
 		opt.exclude = sig
@@ -220,10 +234,10 @@ func digestElementRef(d hash.Hash, ref SignedReference, sig *etree.Element, idx 
 	case len(ts) == 1 && ts[0] == C14N10WithComments:
 		opt.withComments = true
 	default:
-		return el, errorf(ErrUnsupported, ref.URI, "transform chain %v", ref.Transforms)
+		return el, nil, errorf(ErrUnsupported, ref.URI, "transform chain %v", ref.Transforms)
 	}
 	digestC14N(d, el, opt) // a hash never fails to write
-	return el, nil
+	return el, nil, nil
 }
 
 func digestCIDRef(d hash.Hash, ref SignedReference, resolve CIDResolver) (string, error) {
