@@ -70,7 +70,7 @@ type ReferenceResult struct {
 	// bytes: they are what the signature covers.
 	Data []byte
 	OK   bool
-	Err       error // nil if OK
+	Err  error // nil if OK
 }
 
 // Verify verifies the ds:Signature element sig. It returns a Result in every
