@@ -348,12 +348,22 @@ func parseControlBlock(el *etree.Element, cb *ControlBlock) error {
 	return nil
 }
 
+// repeatableCerts are the certificate elements the schema allows more than
+// once; every other one may appear at most once, so that "the originator's
+// signature certificate" is one certificate.
+var repeatableCerts = map[string]bool{CipherCertificateOtherAuthor: true, CipherCertificateOtherReader: true, SignatureCertificateOtherAuthor: true}
+
 func parseCertHeader(el *etree.Element) ([]CertEntry, error) {
 	var out []CertEntry
+	seen := map[string]bool{}
 	for _, c := range el.ChildElements() {
 		if c.NamespaceURI() != NSOSCI {
 			return nil, perr(c, "unexpected element in certificate header")
 		}
+		if seen[c.Tag] && !repeatableCerts[c.Tag] {
+			return nil, perr(c, "second %s", c.Tag)
+		}
+		seen[c.Tag] = true
 		x := child(c, NSDS, "X509Data")
 		var xc *etree.Element
 		if x != nil {

@@ -407,21 +407,47 @@ func (o *Opened) attachment(cid string) *OpenedAttachment {
 	return nil
 }
 
-// signatureCertElements says which certificate element may sign which block.
-var signatureCertElements = map[string][]string{
-	"ClientSignature":   {SignatureCertificateOriginator, SignatureCertificateIntermediary},
-	"SupplierSignature": {SignatureCertificateIntermediary, SignatureCertificateAddressee},
-	"ContentContainer":  {SignatureCertificateOriginator, SignatureCertificateOtherAuthor, SignatureCertificateAddressee},
+// signerElements says which certificate element may make a signature,
+// by signature block and message type. A ClientSignature is the
+// originator's, except on acceptDelivery and processDelivery, which the
+// intermediary sends to a passive recipient. A SupplierSignature is the
+// intermediary's, except on the passive recipient's answers to those two,
+// which the addressee signs. Content containers are signed by their
+// authors (originator, other authors; the addressee for the answer to a
+// mediateDelivery). Binding the element to the message type is what makes
+// "the signer" mean the role the receiver relies on: a client cannot sign
+// an order with a certificate placed in an intermediary element while
+// naming someone else as originator.
+func signerElements(block string, t MessageType) []string {
+	switch block {
+	case "ClientSignature":
+		if t == TypeAcceptDelivery || t == TypeProcessDelivery {
+			return []string{SignatureCertificateIntermediary}
+		}
+		return []string{SignatureCertificateOriginator}
+	case "SupplierSignature":
+		if t == TypeResponseToAcceptDelivery || t == TypeResponseToProcessDelivery {
+			return []string{SignatureCertificateAddressee}
+		}
+		return []string{SignatureCertificateIntermediary}
+	case "ContentContainer":
+		return []string{SignatureCertificateOriginator, SignatureCertificateOtherAuthor, SignatureCertificateAddressee}
+	}
+	return nil
 }
 
 // resolveSigner finds the certificate a signature's KeyInfo names: a
-// RetrievalMethod to a certificate element of the message, of an allowed
-// kind for the block.
+// RetrievalMethod to a certificate element of the message, of the kind
+// signerElements allows for the block and message type. A KeyInfo that
+// carries the certificate inline is accepted only if that certificate is
+// the one of an allowed element of the message, so an inline certificate
+// never adds a signer the certificate headers do not name.
 func resolveSigner(sig *etree.Element, m *Message, block string) (*x509.Certificate, string, error) {
 	s, err := xmldsig.ParseSignature(sig)
 	if err != nil {
 		return nil, "", err
 	}
+	allowed := signerElements(block, m.Type)
 	for _, rm := range s.KeyInfo.RetrievalMethods {
 		if !strings.HasPrefix(rm.URI, "#") {
 			continue
@@ -431,15 +457,26 @@ func resolveSigner(sig *etree.Element, m *Message, block string) (*x509.Certific
 		if e == nil {
 			return nil, ref, fmt.Errorf("KeyInfo points to %s, which is not a certificate of this message", rm.URI)
 		}
-		for _, allowed := range signatureCertElements[block] {
-			if e.Element == allowed {
+		for _, a := range allowed {
+			if e.Element == a {
 				return e.Cert, ref, nil
 			}
 		}
-		return nil, ref, fmt.Errorf("KeyInfo points to a %s, which cannot sign a %s", e.Element, block)
+		return nil, ref, fmt.Errorf("KeyInfo points to a %s, which cannot sign the %s of a %s (allowed: %s)", e.Element, block, m.Type, strings.Join(allowed, ", "))
 	}
 	if len(s.KeyInfo.Certificates) == 1 {
-		return s.KeyInfo.Certificates[0], "", nil
+		inline := s.KeyInfo.Certificates[0]
+		for _, e := range append(append([]CertEntry(nil), m.NonIntermediary...), m.Intermediary...) {
+			if !bytes.Equal(e.Cert.Raw, inline.Raw) {
+				continue
+			}
+			for _, a := range allowed {
+				if e.Element == a {
+					return e.Cert, e.ID, nil
+				}
+			}
+		}
+		return nil, "", fmt.Errorf("KeyInfo carries a certificate (%s) that is not the message's %s", inline.Subject, strings.Join(allowed, " or "))
 	}
 	return nil, "", errors.New("KeyInfo names no signer certificate")
 }

@@ -14,6 +14,7 @@
 package intermediary
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
@@ -239,9 +240,29 @@ func (im *Intermediary) handle(c *call) (*osci.Outgoing, osci.Code, error) {
 	if errors.As(c.verr, &de) && o.Signature == nil {
 		return nil, osci.Code(de.Code()), c.verr
 	}
-	c.client = o.Message.Cert(osci.SignatureCertificateOriginator)
-	if c.client == nil && o.Signature != nil {
-		c.client = o.Signature.Signer
+	// Orders that open a dialog or read a mailbox or process cards travel
+	// transport-encrypted only. The initDialog challenge is the proof that
+	// the client holds the key of the cipher certificate it names as its
+	// mailbox: it proves something only if the response carrying it is
+	// encrypted to that certificate. Answering a plain initDialog in plain
+	// would let anyone fetch (and so mark received) another's deliveries.
+	if o.Transport == nil && needsEncryption(o) && !(o.Type.NeedsExplicitDialog() && o.ControlBlock.ConversationID == "") {
+		// (An implicit order that needs a dialog gets 9802 below, which
+		// reveals nothing either way.)
+		return nil, osci.CodeNoValidOrderData, fmt.Errorf("%s without transport encryption: orders that open dialogs or read mailboxes and process cards must be encrypted to the intermediary", o.Type)
+	}
+	// The client is whoever verifiably signed the order, never a
+	// certificate header the order merely names. Open binds a client
+	// order's ClientSignature to its SignatureCertificateOriginator; the
+	// comparison below keeps that rule visible here.
+	if o.Signature.OK() {
+		orig := o.Message.Cert(osci.SignatureCertificateOriginator)
+		if orig != nil && bytes.Equal(orig.Raw, o.Signature.Signer.Raw) {
+			c.client = o.Signature.Signer
+		} else {
+			c.verr = errors.Join(c.verr, &osci.SignatureError{Block: "ClientSignature",
+				Err: errors.New("the order is not signed with its SignatureCertificateOriginator")})
+		}
 	}
 	// Where the response goes: the client's cipher certificate from this
 	// request or from its dialog.
@@ -277,6 +298,21 @@ func (im *Intermediary) handle(c *call) (*osci.Outgoing, osci.Code, error) {
 		return nil, osci.CodeInternalServer, err
 	}
 	return out, "", nil
+}
+
+// needsEncryption reports whether an order must arrive transport-encrypted:
+// dialogs (initDialog, exitDialog and every order inside an explicit
+// dialog) and the orders that read mailboxes or process cards. Implicit
+// getMessageId, storeDelivery, forwardDelivery and partialStoreDelivery
+// reveal nothing but their own result and may travel in plain (tests, and
+// what the reference library allows).
+func needsEncryption(o *osci.Opened) bool {
+	switch o.Type {
+	case osci.TypeInitDialog, osci.TypeExitDialog, osci.TypeFetchDelivery, osci.TypeFetchProcessCard,
+		osci.TypePartialFetchDelivery, osci.TypeMediateDelivery:
+		return true
+	}
+	return o.ControlBlock.ConversationID != ""
 }
 
 // orderCode maps a verification failure to the feedback code.
@@ -350,10 +386,11 @@ func (im *Intermediary) dialog(c *call) (osci.Code, error) {
 		if c.verr != nil {
 			return osci.CodeNoValidOrderData, c.verr
 		}
-		d := &dialog{client: certHash(c.client), seq: osci.NoSequence, challenge: osci.NewChallenge()}
-		if cc := c.req.Message.Cert(osci.CipherCertificateOriginator); cc != nil {
-			d.clientCipher = cc.Raw
+		cc := c.req.Message.Cert(osci.CipherCertificateOriginator)
+		if cc == nil {
+			return osci.CodeNoClientCipherCert, errors.New("initDialog without the client's cipher certificate")
 		}
+		d := &dialog{client: certHash(c.client), seq: osci.NoSequence, challenge: osci.NewChallenge(), clientCipher: cc.Raw}
 		if err := im.st.openDialog(c.ctx, d, now); err != nil {
 			return osci.CodeInternalServer, err
 		}
@@ -383,11 +420,20 @@ func (im *Intermediary) dialog(c *call) (osci.Code, error) {
 	case cb.SequenceNumber != d.seq+1:
 		return osci.CodeControlBlock, fmt.Errorf("SequenceNumber %d, expected %d", cb.SequenceNumber, d.seq+1)
 	}
+	// A dialog is bound to its mailbox: the cipher certificate whose key
+	// decrypted the initDialog challenge. Every response in it is
+	// encrypted to that certificate; an order naming another one does not
+	// belong to the dialog.
+	if cc := c.req.Message.Cert(osci.CipherCertificateOriginator); cc != nil && !bytes.Equal(cc.Raw, d.clientCipher) {
+		return osci.CodeControlBlock, fmt.Errorf("conversation %d belongs to another cipher certificate", conv)
+	}
 	c.dlg = d
-	if c.replyTo == nil && c.req.Transport != nil && d.clientCipher != nil {
-		if cert, err := x509.ParseCertificate(d.clientCipher); err == nil {
-			c.replyTo = cert
+	if d.clientCipher != nil {
+		cert, err := x509.ParseCertificate(d.clientCipher)
+		if err != nil {
+			return osci.CodeInternalServer, err
 		}
+		c.replyTo = cert
 	}
 	return "", nil
 }

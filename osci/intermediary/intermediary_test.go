@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/xagw/xagw/osci"
+	"github.com/xagw/xagw/osci/keystore"
 )
 
 func newDelivery(t *testing.T, id, text string, att []byte) *osci.Delivery {
@@ -50,7 +51,18 @@ func checkFetched(t *testing.T, f *osci.Fetched, id, text string, att []byte) {
 func TestStoreFetchProcessCard(t *testing.T) {
 	for _, plain := range []bool{false, true} {
 		e := newEnv(t)
-		sender, bob := e.client("carol_cipher_4096", plain), e.client("bob_cipher_4096", plain)
+		// A plain client may store (implicit orders reveal nothing but their
+		// own result); dialogs, mailboxes and process cards need transport
+		// encryption, so the addressee and the card reader are encrypted.
+		sender, bob := e.client("carol_cipher_4096", plain), e.client("bob_cipher_4096", false)
+		if plain {
+			if _, err := sender.FetchProcessCard(ctx(), "x"); !errors.Is(err, osci.ErrCode(osci.CodeNoValidOrderData)) {
+				t.Fatalf("plain fetchProcessCard: %v", err)
+			}
+			if _, err := sender.FetchDelivery(ctx(), osci.FetchSelection{}); !errors.Is(err, osci.ErrCode(osci.CodeNoValidOrderData)) {
+				t.Fatalf("plain fetchDelivery: %v", err)
+			}
+		}
 		id, err := sender.GetMessageID(ctx())
 		if err != nil {
 			t.Fatal(err)
@@ -68,6 +80,9 @@ func TestStoreFetchProcessCard(t *testing.T) {
 				t.Errorf("inspection %+v", in)
 			}
 		}
+		if plain {
+			sender = e.client("carol_cipher_4096", false)
+		}
 		// The sender's own mailbox is empty.
 		if _, err := sender.FetchDelivery(ctx(), osci.FetchSelection{}); !errors.Is(err, osci.ErrNoDelivery) {
 			t.Fatalf("sender fetch: %v", err)
@@ -77,8 +92,8 @@ func TestStoreFetchProcessCard(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkFetched(t, f, id, "Antrag auf Aufenthaltstitel", att)
-		if (f.Transport != nil) == plain {
-			t.Fatalf("transport encryption of the response: %+v", f.Transport)
+		if f.Transport == nil {
+			t.Fatalf("fetchDelivery answered without transport encryption")
 		}
 		f.Close()
 		// Fetched once: not offered again without selection, but by id it is
@@ -259,7 +274,8 @@ func postRaw(t *testing.T, e *env, m *osci.Message) *osci.Opened {
 	m.NonIntermediary = []osci.CertEntry{{Element: osci.CipherCertificateOriginator, ID: osci.CertID("originator", "cipher", carol), Cert: carol},
 		{Element: osci.SignatureCertificateOriginator, ID: sigID, Cert: alice}}
 	m.Languages = "de"
-	out, err := osci.Compose(m, osci.ComposeOptions{Signing: &osci.Signing{Identity: identity(t, "alice_signature_4096")}, SignerCertID: sigID})
+	out, err := osci.Compose(m, osci.ComposeOptions{Signing: &osci.Signing{Identity: identity(t, "alice_signature_4096")}, SignerCertID: sigID,
+		TransportTo: cert(t, "osci_manager_cipher_4096")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +289,7 @@ func postRaw(t *testing.T, e *env, m *osci.Message) *osci.Opened {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	o, err := osci.Open(resp.Body, osci.OpenOptions{Signer: cert(t, "osci_manager_signature_4096")})
+	o, err := osci.Open(resp.Body, osci.OpenOptions{Signer: cert(t, "osci_manager_signature_4096"), Keys: []*keystore.Identity{identity(t, "carol_cipher_4096")}})
 	if o == nil {
 		t.Fatalf("response: %v", err)
 	}
