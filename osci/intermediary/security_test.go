@@ -64,4 +64,3 @@ func TestForeignMailboxCannotBeFetched(t *testing.T) {
 	}
 	f.Close()
 }
-

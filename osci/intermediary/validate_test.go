@@ -1,8 +1,8 @@
 package intermediary
 
 import (
-	"errors"
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
