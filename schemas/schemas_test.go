@@ -645,3 +645,24 @@ func TestCaptureAndTokens(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 }
+
+// TestManySiblingNames: an element with thousands of differently named
+// children (the per-frame sibling table grows) is reported, and the pooled
+// context validates the next document normally.
+func TestManySiblingNames(t *testing.T) {
+	b := testBundle(t)
+	var doc strings.Builder
+	doc.WriteString(`<x:OZG.Ruecknahme.130111 xmlns:x="http://www.osci.de/xauslaender2611">`)
+	for i := 0; i < 20000; i++ {
+		fmt.Fprintf(&doc, "<e%d/>", i)
+	}
+	doc.WriteString(`</x:OZG.Ruecknahme.130111>`)
+	for i := 0; i < 3; i++ {
+		if r := b.Validate([]byte(doc.String()), ValidateOptions{Capture: []string{"/OZG.Ruecknahme.130111/e19999"}}); r.Valid || len(r.Captures) != 1 || !r.Captures[0].Present {
+			t.Fatalf("valid %v, captures %+v", r.Valid, r.Captures)
+		}
+		if r := b.Validate(readTestdata(t, "ruecknahme.xml"), ValidateOptions{}); !r.Valid {
+			t.Fatalf("%+v", r.Problems)
+		}
+	}
+}

@@ -489,6 +489,47 @@ static void capture_append(stream *w, int cap, const xmlChar *p, size_t n) {
 	dst[c->len] = 0;
 }
 
+// kid_slot returns the sibling counter of a child name in the parent's
+// table (open addressing on the dictionary pointer, which identifies the
+// name: libxml2 interns names). A list scanned per child would make a
+// document with many differently named children quadratic.
+static uint32_t kid_hash(const xmlChar *name) {
+	uint64_t x = (uint64_t)(uintptr_t)name;
+	x ^= x >> 29;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 32;
+	return (uint32_t)x;
+}
+
+static kidcount *kid_slot(frame *f, const xmlChar *name) {
+	if (f->nkids == 0 && f->capkids > 0) {
+		memset(f->kids, 0, (size_t)f->capkids * sizeof(kidcount)); // the slot's table from an earlier element
+	}
+	if ((f->nkids + 1) * 2 > f->capkids) {
+		int nc = f->capkids ? f->capkids * 2 : 16;
+		kidcount *nk = calloc((size_t)nc, sizeof(kidcount));
+		if (nk == NULL) return NULL;
+		for (int i = 0; i < f->capkids; i++) {
+			if (f->kids[i].name == NULL) continue;
+			uint32_t j = kid_hash(f->kids[i].name) & (uint32_t)(nc - 1);
+			while (nk[j].name != NULL) j = (j + 1) & (uint32_t)(nc - 1);
+			nk[j] = f->kids[i];
+		}
+		free(f->kids);
+		f->kids = nk;
+		f->capkids = nc;
+	}
+	uint32_t mask = (uint32_t)(f->capkids - 1);
+	uint32_t j = kid_hash(name) & mask;
+	while (f->kids[j].name != NULL) {
+		if (f->kids[j].name == name) return &f->kids[j];
+		j = (j + 1) & mask;
+	}
+	f->kids[j] = (kidcount){name, 0};
+	f->nkids++;
+	return &f->kids[j];
+}
+
 static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *URI,
 		int nb_namespaces, const xmlChar **namespaces, int nb_attributes, int nb_defaulted, const xmlChar **attributes) {
 	stream *w = ctx;
@@ -508,20 +549,9 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 				parent->code_state = -1;
 			}
 		}
-		int k;
-		for (k = 0; k < parent->nkids; k++)
-			if (parent->kids[k].name == localname) break; // dictionary names: pointer equality
-		if (k == parent->nkids) {
-			if (parent->nkids == parent->capkids) {
-				int nc = parent->capkids ? parent->capkids * 2 : 8;
-				kidcount *nk = realloc(parent->kids, nc * sizeof(kidcount));
-				if (nk == NULL) { w->oom = 1; xmlStopParser(w->pc); return; }
-				parent->kids = nk;
-				parent->capkids = nc;
-			}
-			parent->kids[parent->nkids++] = (kidcount){localname, 0};
-		}
-		idx = ++parent->kids[k].n;
+		kidcount *kc = kid_slot(parent, localname);
+		if (kc == NULL) { w->oom = 1; xmlStopParser(w->pc); return; }
+		idx = ++kc->n;
 	}
 	if (w->depth == w->cap) {
 		int nc = w->cap ? w->cap * 2 : 64;
@@ -923,6 +953,16 @@ void xagw_ctx_trim(xagw_ctx *cx) {
 	stream *w = cx->w;
 	if (w->ecap > XAGW_KEEP_BUFFER) { free(w->ev); w->ev = NULL; w->ecap = w->elen = 0; }
 	if (w->acap > XAGW_KEEP_BUFFER) { free(w->arena); w->arena = NULL; w->acap = w->alen = 0; }
+	if (w->capcodes * sizeof(xagw_code) > XAGW_KEEP_BUFFER) { free(w->codes); w->codes = NULL; w->capcodes = 0; w->ncodes = 0; }
+	// An element with very many differently named children (a hostile
+	// document) grows its frame's sibling table; do not keep that.
+	for (int i = 0; i < w->cap; i++) {
+		if ((size_t)w->st[i].capkids * sizeof(kidcount) > 4096) {
+			free(w->st[i].kids);
+			w->st[i].kids = NULL;
+			w->st[i].capkids = 0;
+		}
+	}
 }
 
 int xagw_ctx_spent(xagw_ctx *cx) { return cx->uses >= XAGW_CTX_MAX_USES; }
