@@ -21,12 +21,17 @@ type Limits struct {
 	MaxBytes int64
 	// MaxDepth is the deepest element nesting accepted (default 256).
 	MaxDepth int
+	// MaxAttributes is the largest number of attributes accepted on one
+	// element (default 256). Real messages have a handful; the limit keeps
+	// later parsers whose duplicate checks are quadratic (libxml2) safe.
+	MaxAttributes int
 }
 
 // Default limits: generous for real messages, small enough to stop abuse.
 const (
-	DefaultMaxBytes = 64 << 20
-	DefaultMaxDepth = 256
+	DefaultMaxBytes      = 64 << 20
+	DefaultMaxDepth      = 256
+	DefaultMaxAttributes = 256
 )
 
 func (l Limits) withDefaults() Limits {
@@ -36,16 +41,20 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxDepth <= 0 {
 		l.MaxDepth = DefaultMaxDepth
 	}
+	if l.MaxAttributes <= 0 {
+		l.MaxAttributes = DefaultMaxAttributes
+	}
 	return l
 }
 
 // Error kinds returned (wrapped in *Error) by Parse and Check.
 var (
-	ErrTooLarge = errors.New("document too large")
-	ErrTooDeep  = errors.New("elements nested too deeply")
-	ErrDTD      = errors.New("document type declarations (DTD, entities) are not allowed")
-	ErrSyntax   = errors.New("not well-formed XML")
-	ErrEmpty    = errors.New("no root element")
+	ErrTooLarge          = errors.New("document too large")
+	ErrTooDeep           = errors.New("elements nested too deeply")
+	ErrTooManyAttributes = errors.New("too many attributes on one element")
+	ErrDTD               = errors.New("document type declarations (DTD, entities) are not allowed")
+	ErrSyntax            = errors.New("not well-formed XML")
+	ErrEmpty             = errors.New("no root element")
 )
 
 // Error says what is wrong with a document and where.
@@ -90,7 +99,7 @@ func Check(data []byte, l Limits) error {
 	if int64(len(data)) > l.MaxBytes {
 		return &Error{Kind: ErrTooLarge, Detail: fmt.Sprintf("%d bytes, limit %d", len(data), l.MaxBytes)}
 	}
-	s := scanner{data: data, maxDepth: l.MaxDepth}
+	s := scanner{data: data, maxDepth: l.MaxDepth, maxAttrs: l.MaxAttributes}
 	return s.run()
 }
 
@@ -107,7 +116,7 @@ func Parse(data []byte, l Limits) (*etree.Document, error) {
 	}
 	doc := etree.NewDocument()
 	doc.ReadSettings.PreserveCData = true
-	s := scanner{data: data, maxDepth: l.MaxDepth, doc: doc}
+	s := scanner{data: data, maxDepth: l.MaxDepth, maxAttrs: l.MaxAttributes, doc: doc}
 	if err := s.run(); err != nil {
 		return nil, err
 	}

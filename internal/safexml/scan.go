@@ -19,6 +19,7 @@ type scanner struct {
 	data     []byte
 	pos      int
 	maxDepth int
+	maxAttrs int
 	stack    [][]byte // open element names (slices of data, no copies)
 
 	// When doc is set, the scanner also builds the tree, exactly as etree's
@@ -35,6 +36,7 @@ type scanner struct {
 	texts   []etree.CharData
 	attrs   []etree.Attr
 	scratch []pendingAttr
+	seen    map[string]struct{} // duplicate check for elements with many attributes
 }
 
 type pendingAttr struct {
@@ -446,10 +448,11 @@ func (s *scanner) startTag() error {
 		if len(attr) == 0 {
 			return s.fail(ErrSyntax, j, "unexpected %q in start tag <%s>", d[j], name)
 		}
-		for _, a := range s.scratch {
-			if bytes.Equal(a.name, attr) {
-				return s.fail(ErrSyntax, j, "attribute %q appears twice on <%s>", attr, name)
-			}
+		if len(s.scratch) >= s.maxAttrs {
+			return s.fail(ErrTooManyAttributes, j, "more than %d attributes on <%s>", s.maxAttrs, name)
+		}
+		if s.duplicateAttr(attr) {
+			return s.fail(ErrSyntax, j, "attribute %q appears twice on <%s>", attr, name)
 		}
 		k = s.skipSpace(k)
 		if k >= len(d) || d[k] != '=' {
@@ -537,6 +540,36 @@ func equalFoldASCII(a, b string) bool {
 		}
 	}
 	return true
+}
+
+// duplicateAttr reports whether attr is already among the attributes of the
+// current start tag. A handful is compared directly; beyond that a set keeps
+// the check linear, so many attributes cannot make it quadratic.
+func (s *scanner) duplicateAttr(attr []byte) bool {
+	const direct = 8
+	n := len(s.scratch)
+	if n < direct {
+		for _, a := range s.scratch {
+			if bytes.Equal(a.name, attr) {
+				return true
+			}
+		}
+		return false
+	}
+	if n == direct { // switch to the set: fill it with what we have
+		if s.seen == nil {
+			s.seen = make(map[string]struct{}, 2*direct)
+		}
+		clear(s.seen)
+		for _, a := range s.scratch {
+			s.seen[string(a.name)] = struct{}{}
+		}
+	}
+	if _, dup := s.seen[string(attr)]; dup {
+		return true
+	}
+	s.seen[string(attr)] = struct{}{}
+	return false
 }
 
 // buildElement adds the element of the start tag just scanned, with the

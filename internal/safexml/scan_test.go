@@ -417,3 +417,58 @@ func BenchmarkParseEnvelope(b *testing.B) {
 		}
 	}
 }
+
+func TestManyAttributes(t *testing.T) {
+	build := func(n int, dupAt int) []byte {
+		var b strings.Builder
+		b.WriteString("<a")
+		for i := 0; i < n; i++ {
+			k := i
+			if i == dupAt {
+				k = 3
+			}
+			fmt.Fprintf(&b, " a%d=\"v\"", k)
+		}
+		b.WriteString("/>")
+		return []byte(b.String())
+	}
+	if err := Check(build(200, -1), Limits{}); err != nil {
+		t.Fatalf("200 distinct attributes: %v", err)
+	}
+	if err := Check(build(200, 150), Limits{}); !errors.Is(err, ErrSyntax) || !strings.Contains(err.Error(), "appears twice") {
+		t.Fatalf("duplicate among many: %v", err)
+	}
+	if err := Check(build(5, 4), Limits{}); !errors.Is(err, ErrSyntax) {
+		t.Fatalf("duplicate among few: %v", err)
+	}
+	if err := Check(build(300, -1), Limits{}); !errors.Is(err, ErrTooManyAttributes) {
+		t.Fatalf("300 attributes: %v", err)
+	}
+	if err := Check(build(300, -1), Limits{MaxAttributes: 1000}); err != nil {
+		t.Fatalf("raised limit: %v", err)
+	}
+	doc, err := Parse(build(20, -1), Limits{})
+	if err != nil || len(doc.Root().Attr) != 20 {
+		t.Fatalf("parse: %v", err)
+	}
+}
+
+// BenchmarkManyAttributes shows the duplicate check stays linear: the cost per
+// attribute must not grow with the number of attributes (compare the two).
+func BenchmarkManyAttributes(b *testing.B) {
+	for _, n := range []int{100, 10000} {
+		var sb strings.Builder
+		sb.WriteString("<a")
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&sb, " a%d=\"v\"", i)
+		}
+		sb.WriteString("/>")
+		doc := []byte(sb.String())
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			for b.Loop() {
+				Check(doc, Limits{MaxAttributes: n})
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/attr")
+		})
+	}
+}
