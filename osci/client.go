@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/xagw/xagw/osci/keystore"
@@ -22,9 +23,15 @@ type Config struct {
 	// DVDV): requests are transport-encrypted to it.
 	IntermediaryCipher *x509.Certificate
 	// IntermediarySignature, if set, is the only certificate accepted for
-	// the SupplierSignature of responses. Without it the signer must pass
-	// Policy.
+	// the SupplierSignature of responses. Without it the signer must be the
+	// response's SignatureCertificateIntermediary, pass Policy, and either
+	// be one of AcceptIntermediarySignatures or come from the operator of
+	// IntermediaryCipher (same issuing CA and organisation).
 	IntermediarySignature *x509.Certificate
+	// AcceptIntermediarySignatures are signature certificates the operator
+	// vouches for as intermediaries' (for intermediaries whose DVDV entry
+	// publishes none), used when IntermediarySignature is not set.
+	AcceptIntermediarySignatures []*x509.Certificate
 	// Signer signs requests (ClientSignature) and content containers.
 	Signer *keystore.Identity
 	// Cipher is our cipher identity: responses are transport-encrypted to
@@ -173,9 +180,9 @@ func (c *Client) exchange(ctx context.Context, d *Dialog, req *request) (*Opened
 	}
 	defer out.Close()
 
-	start := c.cfg.Now()
+	start := time.Now()
 	resp, err := c.post(ctx, out)
-	attrs := []any{"type", m.Type.String(), "duration", time.Since(start).Round(time.Millisecond)}
+	attrs := []any{"type", m.Type.String(), "duration_ms", time.Since(start).Milliseconds()}
 	if m.MessageID != "" {
 		attrs = append(attrs, "message_id", m.MessageID)
 	}
@@ -224,12 +231,53 @@ func (c *Client) exchange(ctx context.Context, d *Dialog, req *request) (*Opened
 	}
 	attrs = append(attrs, "feedback", feedbackCodes(o.Feedback))
 	if err := o.Feedback.Err(); err != nil {
-		c.log.WarnContext(ctx, "osci order failed", attrs...)
-		return o, err
+		// The response verified and answers this request: its feedback
+		// is the intermediary's word (FeedbackError.Refused relies on it).
+		fe := err.(*FeedbackError)
+		fe.Verified = true
+		if noneSelected(fe, CodeNoProcessCard) || noneSelected(fe, CodeNoDelivery) {
+			// An empty mailbox or selection is an answer, not a failure.
+			c.log.DebugContext(ctx, "osci order: nothing selected", attrs...)
+		} else {
+			c.log.WarnContext(ctx, "osci order failed", attrs...)
+		}
+		return o, fe
 	}
 	c.log.InfoContext(ctx, "osci exchange", attrs...)
 	return o, nil
 }
+
+// checkSupplier binds the SupplierSignature of a response to the
+// intermediary this client talks to. With Config.IntermediarySignature the
+// signer must be that certificate (Open checks it). Without it, Open has
+// already required the certificate of the response's
+// SignatureCertificateIntermediary element and the Policy; in addition it
+// must come from the operator of the intermediary's cipher certificate
+// (which the DVDV publishes): the same issuing CA and the same
+// organisation. Any other PKI member's certificate fails, so "signed by
+// some participant" is not taken for "signed by this intermediary".
+func (c *Client) checkSupplier(o *Opened) error {
+	if c.cfg.IntermediarySignature != nil || c.cfg.IntermediaryCipher == nil || o.Signature == nil || o.Signature.Signer == nil {
+		return nil
+	}
+	sig, cipher := o.Signature.Signer, c.cfg.IntermediaryCipher
+	for _, a := range c.cfg.AcceptIntermediarySignatures {
+		if bytes.Equal(a.Raw, sig.Raw) {
+			return nil
+		}
+	}
+	if bytes.Equal(sig.RawIssuer, cipher.RawIssuer) && len(cipher.Subject.Organization) > 0 &&
+		slices.Equal(sig.Subject.Organization, cipher.Subject.Organization) {
+		return nil
+	}
+	return &SignatureError{Block: "SupplierSignature", Err: fmt.Errorf("%w: signed by %s (issuer %s), which is not the operator of the intermediary's cipher certificate %s (issuer %s); pin the intermediary's signature certificate",
+		ErrUnboundIntermediary, sig.Subject, sig.Issuer, cipher.Subject, cipher.Issuer)}
+}
+
+// ErrUnboundIntermediary: a response without a pinned intermediary
+// signature certificate was signed by a certificate that cannot be tied to
+// the intermediary (Client.checkSupplier).
+var ErrUnboundIntermediary = errors.New("SupplierSignature certificate not tied to the intermediary")
 
 func feedbackCodes(f Feedback) string {
 	var b bytes.Buffer
@@ -248,6 +296,9 @@ func feedbackCodes(f Feedback) string {
 func (c *Client) checkResponse(d *Dialog, m *Message, out *Outgoing, o *Opened) error {
 	if o.Type != m.Type.Response() {
 		return fmt.Errorf("osci: %s answered with %s", m.Type, o.Type)
+	}
+	if err := c.checkSupplier(o); err != nil {
+		return err
 	}
 	if out.TransportEncrypted && o.Transport == nil {
 		return fmt.Errorf("osci: response to a transport-encrypted %s is not encrypted", m.Type)

@@ -347,7 +347,8 @@ type CardSelection struct {
 var allTime = time.Unix(0, 0).UTC()
 
 // FetchProcessCards reads process cards (explicit dialog, opened for the
-// call). more reports further cards beyond Limit (3801).
+// call). more reports further cards beyond Limit (3801). No matching card
+// is an empty list, not an error.
 func (c *Client) FetchProcessCards(ctx context.Context, sel CardSelection) (cards []ProcessCardBundle, more bool, err error) {
 	err = c.withDialog(ctx, func(s *Session) error {
 		cards, more, err = s.FetchProcessCards(ctx, sel)
@@ -382,14 +383,35 @@ func (s *Session) FetchProcessCards(ctx context.Context, sel CardSelection) ([]P
 	if o != nil {
 		defer o.Close()
 	}
+	if noneSelected(err, CodeNoProcessCard) {
+		return nil, false, nil // an empty selection is a result, not a failure
+	}
 	if err != nil {
 		return nil, false, err
 	}
 	return o.ProcessCards, o.Feedback.Has(CodeFurtherCards), nil
 }
 
+// noneSelected reports whether err is the verified feedback "nothing
+// matches the selection" (code), alone. An unsigned fault with the same
+// code proves nothing and stays an error.
+func noneSelected(err error, code Code) bool {
+	var fe *FeedbackError
+	if !errors.As(err, &fe) || !fe.Verified {
+		return false
+	}
+	for _, e := range fe.Feedback {
+		if s := e.Code.Severity(); (s == SeverityError || s == SeverityUnknown) && e.Code != code {
+			return false
+		}
+	}
+	return fe.Feedback.Has(code)
+}
+
 // FetchProcessCard reads the process card of one message. A message the
-// intermediary does not know is an error matching ErrNoProcessCard.
+// intermediary verifiably does not know is a *FeedbackError with Verified
+// set, matching ErrNoProcessCard; an unsigned fault saying the same is
+// returned as the *FaultError it is.
 func (c *Client) FetchProcessCard(ctx context.Context, messageID string) (*ProcessCardBundle, error) {
 	cards, _, err := c.FetchProcessCards(ctx, CardSelection{MessageIDs: []string{messageID}})
 	if err != nil {
@@ -400,5 +422,6 @@ func (c *Client) FetchProcessCard(ctx context.Context, messageID string) (*Proce
 			return &cards[i], nil
 		}
 	}
-	return nil, &FeedbackError{Feedback: NewFeedback(CodeNoProcessCard)}
+	// Concluded from a verified response: as verified as the response.
+	return nil, &FeedbackError{Feedback: NewFeedback(CodeNoProcessCard), Verified: true}
 }

@@ -111,6 +111,10 @@ func (s *Session) PartialStoreDelivery(ctx context.Context, d *Delivery, chunkKB
 	}
 	defer last.Close()
 	if err := last.InsideFeedback.Err(); err != nil {
+		// Carried in the last chunk's verified response.
+		if fe, ok := err.(*FeedbackError); ok {
+			fe.Verified = true
+		}
 		return nil, err
 	}
 	r := receipt(last)
@@ -198,8 +202,15 @@ func (s *Session) PartialFetchDelivery(ctx context.Context, messageID string, ch
 		full.Close()
 		return nil, fmt.Errorf("osci: reassembled message is a %s", full.Type)
 	}
+	if err := c.checkSupplier(full); err != nil {
+		full.Close()
+		return nil, fmt.Errorf("osci: reassembled delivery: %w", err)
+	}
 	if err := full.Feedback.Err(); err != nil {
 		full.Close()
+		if fe, ok := err.(*FeedbackError); ok {
+			fe.Verified = true
+		}
 		return nil, err
 	}
 	f := &Fetched{Opened: full, More: full.Feedback.Has(CodeFurtherDeliveries)}

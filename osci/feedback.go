@@ -304,6 +304,51 @@ func (f Feedback) String() string {
 // answered an order with error codes, or with no success code at all.
 type FeedbackError struct {
 	Feedback Feedback
+	// Verified reports that the feedback came in a response whose
+	// signature verified and that answered this very request (challenge,
+	// conversation, sequence number). The Client sets it, also on what it
+	// concludes from such a response (FetchProcessCard's "no card for this
+	// id"). Feedback from an unsigned SOAP fault is a *FaultError and never
+	// verified.
+	Verified bool
+}
+
+// refusalCodes are the error codes with which an intermediary or passive
+// recipient rejects an order itself, before anything is delivered: the
+// order's signature and certificates, a missing message id, a missing
+// explicit dialog, the recipient's refusal, size and chunk limits.
+// Deliberately absent: 9801 (the id may already have been used — by an
+// earlier attempt of the same message), 9810 (delivered), internal and
+// recipient errors (9000, 9603, 9710, 9806–9808, 9811: the outcome is
+// unknown), 9950 and every unknown code.
+var refusalCodes = map[Code]bool{
+	"9600": true, "9601": true, "9602": true,
+	"9700": true, "9701": true, "9704": true, "9705": true, "9706": true, "9707": true, "9708": true, "9709": true, "9711": true, "9712": true,
+	"9800": true, "9802": true, "9805": true, "9809": true,
+	"9900": true, "9901": true, "9902": true, "9903": true, "9904": true, "9905": true,
+}
+
+// Refused reports whether the feedback proves that the order was not
+// carried out: it is Verified and every error code in it rejects the order
+// itself (see refusalCodes). Anything else — unverified feedback, a SOAP
+// fault, 9801, 9810, an unknown code — leaves open whether a delivery
+// happened; only the process card can tell. A sender may give a message a
+// new message id only after a refusal (or a process card that shows no
+// delivery), never after an ambiguous failure.
+func (e *FeedbackError) Refused() bool {
+	if !e.Verified {
+		return false
+	}
+	seen := false
+	for _, en := range e.Feedback {
+		if s := en.Code.Severity(); s == SeverityError || s == SeverityUnknown {
+			if !refusalCodes[en.Code] {
+				return false
+			}
+			seen = true
+		}
+	}
+	return seen
 }
 
 // Code returns FeedbackCode as a string, the form error classifiers (metrics

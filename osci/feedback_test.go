@@ -149,3 +149,35 @@ func TestControlBlockRules(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Only verified feedback whose every error code rejects the order itself
+// proves that nothing was delivered (security review, finding 1): 9801,
+// 9810, internal errors, unknown codes and anything unverified leave the
+// outcome open.
+func TestFeedbackRefused(t *testing.T) {
+	verified := func(cs ...Code) *FeedbackError { return &FeedbackError{Feedback: NewFeedback(cs...), Verified: true} }
+	for _, c := range []Code{"9600", "9601", "9602", "9700", "9701", "9800", "9802", "9805", "9809", "9904"} {
+		if !verified(c).Refused() {
+			t.Errorf("verified %s is a refusal", c)
+		}
+		if (&FeedbackError{Feedback: NewFeedback(c)}).Refused() {
+			t.Errorf("unverified %s is not a refusal", c)
+		}
+	}
+	for _, c := range []Code{"9801", "9810", "9000", "9603", "9710", "9806", "9807", "9808", "9811", "9950", "9999", "1234"} {
+		if verified(c).Refused() {
+			t.Errorf("%s leaves the outcome open, not a refusal", c)
+		}
+	}
+	if verified("9601", "9810").Refused() {
+		t.Error("a refusal code next to 9810 is not a refusal")
+	}
+	if verified(CodeFurtherDeliveries).Refused() {
+		t.Error("no error code: not a refusal")
+	}
+	// Faults are never verified.
+	var r interface{ Refused() bool }
+	if errors.As(error(&FaultError{FaultCode: "soap:Client", OSCICode: "9601"}), &r) {
+		t.Error("FaultError must not claim refusals")
+	}
+}

@@ -118,6 +118,54 @@ type OpenedContainer struct {
 	XML []byte
 }
 
+// ErrNotSignedContent is returned (wrapped, with the reason) by
+// OpenedContainer.Signer and Opened.SignedContainer when content cannot be
+// attributed to exactly one verified signer.
+var ErrNotSignedContent = errors.New("osci: content is not signed by exactly one verified signature")
+
+// Signer returns the certificate whose signature covers this container's
+// contents: the container carries exactly one ds:Signature, and it
+// verified completely — SignatureValue, every reference, every content and
+// attachment of the container covered, and the certificate accepted by
+// OpenOptions.Policy when one was given (without a Policy the caller must
+// compare the certificate with the one it expects). Use this, not a scan
+// of Signatures, to decide who wrote the contents: a signature that
+// verified somewhere in a message says nothing about this container.
+func (c *OpenedContainer) Signer() (*x509.Certificate, error) {
+	switch {
+	case len(c.Signatures) == 0:
+		return nil, fmt.Errorf("%w: container %s carries no signature", ErrNotSignedContent, c.ID)
+	case len(c.Signatures) > 1:
+		return nil, fmt.Errorf("%w: container %s carries %d signatures", ErrNotSignedContent, c.ID, len(c.Signatures))
+	}
+	s := c.Signatures[0]
+	if s.Err != nil || s.Signer == nil {
+		return nil, fmt.Errorf("%w: the signature of container %s does not verify: %v", ErrNotSignedContent, c.ID, s.Err)
+	}
+	return s.Signer, nil
+}
+
+// SignedContainer returns the message's only content container and the
+// certificate that signed it, for callers that act on "this content, from
+// this author": the message must carry exactly one content container, none
+// left encrypted for other readers, and that container must pass
+// OpenedContainer.Signer. The certificate returned is the signer of the
+// returned container's contents, never of some other part of the message.
+func (o *Opened) SignedContainer() (*OpenedContainer, *x509.Certificate, error) {
+	switch {
+	case len(o.Undecrypted) > 0:
+		return nil, nil, fmt.Errorf("%w: %d content container(s) could not be decrypted with the given keys", ErrNotSignedContent, len(o.Undecrypted))
+	case len(o.Containers) != 1:
+		return nil, nil, fmt.Errorf("%w: the message carries %d content containers, want exactly one", ErrNotSignedContent, len(o.Containers))
+	}
+	c := o.Containers[0]
+	signer, err := c.Signer()
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, signer, nil
+}
+
 // OpenedContent is one osci:Content.
 type OpenedContent struct {
 	ID string

@@ -2,6 +2,9 @@ package osci
 
 import (
 	"bytes"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
 	"strings"
 	"testing"
 
@@ -95,5 +98,62 @@ func TestBase64ContentTruncationRefused(t *testing.T) {
 				t.Errorf("truncated content handed out: %d of %d bytes", len(ct.Data), len(content))
 			}
 		}
+	}
+}
+
+// SignedContainer attributes content to a signer only when there is exactly
+// one container, signed once, with the signature verified (security
+// review, finding 2: the gateway took "the last signature that verified
+// anywhere" as the signer of the first content it found).
+func TestSignedContainer(t *testing.T) {
+	alice, bob, dave := sharedIdentity(t, "alice_signature_4096"), sharedIdentity(t, "bob_cipher_4096"), sharedIdentity(t, "dave_cipher_4096")
+	sid := CertID("originator", "signature", alice.Certificate)
+	open := func(d *Delivery, mutate func([]byte) []byte) (*Opened, error) {
+		rc, certs, closer, err := BuildContent(d, &Signing{Identity: alice}, sid, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { closer.Close() })
+		if mutate != nil {
+			rc.XML = mutate(rc.XML)
+		}
+		o, err := Open(bytes.NewReader(composeSigned(t, rc, certs)), OpenOptions{Keys: []*keystore.Identity{bob}})
+		if o == nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { o.Close() })
+		return o, err
+	}
+	one := func(sign bool) ContentContainer {
+		return ContentContainer{Sign: sign, Contents: []Content{{Data: []byte("<statusmeldung/>")}}}
+	}
+	o, err := open(&Delivery{MessageID: "m1", Addressee: bob.Certificate, Containers: []ContentContainer{one(true)}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, signer, err := o.SignedContainer()
+	if err != nil || !bytes.Equal(signer.Raw, alice.Certificate.Raw) || string(c.Contents[0].Data) != "<statusmeldung/>" {
+		t.Fatalf("signed: %v %v", signer, err)
+	}
+
+	cases := map[string]*Delivery{
+		"unsigned": {MessageID: "m1", Addressee: bob.Certificate, Containers: []ContentContainer{one(false)}},
+		// An unsigned container next to a signed one: the signature of one
+		// says nothing about the other.
+		"two containers": {MessageID: "m1", Addressee: bob.Certificate, Containers: []ContentContainer{one(true), one(false)}},
+		"other reader":   {MessageID: "m1", Addressee: bob.Certificate, Containers: []ContentContainer{one(true), {Sign: true, EncryptFor: []*x509.Certificate{dave.Certificate}, Contents: []Content{{Data: []byte("x")}}}}},
+	}
+	for name, d := range cases {
+		o, _ := open(d, nil)
+		if _, _, err := o.SignedContainer(); !errors.Is(err, ErrNotSignedContent) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// A signed container whose content was changed: the signature fails.
+	o, _ = open(&Delivery{MessageID: "m1", Addressee: bob.Certificate, Containers: []ContentContainer{one(true)}}, func(b []byte) []byte {
+		return bytes.Replace(b, []byte(base64.StdEncoding.EncodeToString([]byte("<statusmeldung/>"))), []byte(base64.StdEncoding.EncodeToString([]byte("<statusmeldunG/>"))), 1)
+	})
+	if _, _, err := o.SignedContainer(); !errors.Is(err, ErrNotSignedContent) {
+		t.Errorf("tampered: %v", err)
 	}
 }

@@ -172,7 +172,7 @@ func (im *Intermediary) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "OSCI expects POST", http.StatusMethodNotAllowed)
 		return
 	}
-	start := im.cfg.Now()
+	start := time.Now() // wall time for the log, whatever Config.Now says
 	body := http.MaxBytesReader(w, r.Body, im.cfg.MaxMessage)
 	o, err := osci.Open(body, im.openOptions())
 	if o == nil {
@@ -184,7 +184,7 @@ func (im *Intermediary) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &call{ctx: r.Context(), req: o, verr: err}
 	defer c.close()
 	out, code, err := im.handle(c)
-	attrs := []any{"type", o.Type.String(), "duration", im.cfg.Now().Sub(start).Round(time.Millisecond)}
+	attrs := []any{"type", o.Type.String(), "duration_ms", time.Since(start).Milliseconds()}
 	if o.MessageID != "" {
 		attrs = append(attrs, "message_id", o.MessageID)
 	}
