@@ -86,7 +86,7 @@ func (p *PKI) WriteDir(dir string) error {
 		return fmt.Errorf("testpki: %w", err)
 	}
 	write := func(name string, data []byte, mode os.FileMode) error {
-		if err := os.WriteFile(filepath.Join(dir, name), data, mode); err != nil {
+		if err := writeFileMode(filepath.Join(dir, name), data, mode); err != nil {
 			return fmt.Errorf("testpki: %w", err)
 		}
 		return nil
@@ -127,6 +127,43 @@ func (p *PKI) WriteDir(dir string) error {
 		return err
 	}
 	return write("index.json", append(js, '\n'), 0o644)
+}
+
+// writeFileMode replaces path with data at exactly mode. os.WriteFile sets
+// the mode only when it creates the file, so rewriting a key file that an
+// earlier run (or a user) left group-readable would keep it readable; the
+// data is written to a new file created 0600 and renamed over the old one,
+// so a key is never readable by others, not even for a moment.
+func writeFileMode(path string, data []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if err := f.Chmod(mode); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	ok = true
+	return nil
 }
 
 func certPEM(c *x509.Certificate) []byte {

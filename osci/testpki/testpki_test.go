@@ -275,3 +275,35 @@ func TestKeysWorkWithOSCIPackages(t *testing.T) {
 		}
 	}
 }
+
+// Rewriting a folder whose key files a user made group-readable leaves
+// them 0600: os.WriteFile alone would keep the old mode (security review,
+// finding 9). Certificates stay world-readable.
+func TestWriteDirTightensExistingKeyFiles(t *testing.T) {
+	p := sharedPKI(t)
+	dir := t.TempDir()
+	if err := p.WriteDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"sender-signature.key.pem", "sender-signature.p12"} {
+		if err := os.Chmod(filepath.Join(dir, f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.WriteDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	for f, want := range map[string]os.FileMode{"sender-signature.key.pem": 0o600, "sender-signature.p12": 0o600, "sender-signature.cert.pem": 0o644} {
+		info, err := os.Stat(filepath.Join(dir, f))
+		if err != nil || info.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, want %v (%v)", f, info.Mode().Perm(), want, err)
+		}
+	}
+	if err := keystore.CheckPrivateFile(filepath.Join(dir, "sender-signature.key.pem")); err != nil {
+		t.Error(err)
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, ".*"))
+	if len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+}
