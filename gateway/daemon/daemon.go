@@ -148,7 +148,8 @@ func New(ctx context.Context, cfg *config.Config, deps Deps, log *slog.Logger, g
 	}
 	if deps.ReplyParser != nil {
 		d.poller, err = replies.New(replies.Config{Store: d.store, Keys: d.keys, Mailbox: deps.Mailbox, Parser: deps.ReplyParser, Clock: deps.Clock,
-			Logger: log.With("part", "replies"), Metrics: d.reg, Interval: cfg.Replies.Interval.D(), Notify: d.hooks.Hooks})
+			Logger: log.With("part", "replies"), Metrics: d.reg, Interval: cfg.Replies.Interval.D(), Notify: d.hooks.Hooks,
+			Signers: deps.Router})
 		if err != nil {
 			return nil, err
 		}
@@ -422,7 +423,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		srvErr <- nil
 		stopWork()
 	}
-	d.log.Info("shutting down: no new requests; draining deliveries in flight", "drain_timeout", d.cfg.Delivery.DrainTimeout.D())
+	d.log.Info("shutting down: no new requests; draining deliveries in flight", "drain_timeout_ms", d.cfg.Delivery.DrainTimeout.D().Milliseconds())
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	if err := d.http.Shutdown(sctx); err != nil {
 		d.log.Warn("HTTP shutdown incomplete", "err", err)

@@ -27,6 +27,21 @@ import (
 )
 
 const token = "daemon-test-token-0123456789"
+
+// abhSignature stands for the DER of the ABH's signature certificate: the
+// daemon's reply poller compares the verified signer of a reply with the
+// certificate the DVDV route names (the OSCI layer verifies signatures).
+var abhSignature = []byte("signature certificate of ABH 01001")
+
+// signingRouter is the test directory with the ABH's signature certificate
+// in its routes, as a DVDV entry publishes it.
+type signingRouter struct{ *gatewaytest.Router }
+
+func (r signingRouter) Route(ctx context.Context, authority, version string) (gateway.Route, error) {
+	rt, err := r.Router.Route(ctx, authority, version)
+	rt.AddresseeSig = abhSignature
+	return rt, err
+}
 const hookSecret = "webhook-secret-0123456789"
 
 type hookRecv struct {
@@ -159,7 +174,8 @@ func TestDaemonFlowAndRestart(t *testing.T) {
 				t.Fatal(err)
 			}
 			tr, mb, codec := gatewaytest.NewTransport(), gatewaytest.NewMailbox(), &gatewaytest.Codec{}
-			deps := daemon.Deps{Codec: codec, ReplyParser: codec, Router: gatewaytest.NewRouter("http://127.0.0.1:1", "01001"), Transport: tr, Mailbox: mb}
+			router := signingRouter{gatewaytest.NewRouter("http://127.0.0.1:1", "01001")}
+			deps := daemon.Deps{Codec: codec, ReplyParser: codec, Router: router, Transport: tr, Mailbox: mb}
 			logs := &gatewaytest.LogBuffer{}
 
 			start := func() (*daemon.Daemon, string, func()) {
@@ -192,7 +208,7 @@ func TestDaemonFlowAndRestart(t *testing.T) {
 				get(t, base, "/v1/messages/"+acc.ID, &v)
 				return v.Status == "delivered"
 			})
-			mb.Put(gateway.Incoming{MessageID: "reply-1", Content: gatewaytest.Antrag(gatewaytest.AntragOptions{TypeCode: "130104", Reader: "ev", Author: "01001", ApplicationID: "APP-1", TriggerUUID: uuid})})
+			mb.Put(gateway.Incoming{MessageID: "reply-1", SignerCert: abhSignature, Content: gatewaytest.Antrag(gatewaytest.AntragOptions{TypeCode: "130104", Reader: "ev", Author: "01001", ApplicationID: "APP-1", TriggerUUID: uuid})})
 			var inbox api.InboxList
 			eventually(t, "reply in the inbox", func() bool {
 				get(t, base, "/v1/inbox", &inbox)

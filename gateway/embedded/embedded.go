@@ -102,6 +102,12 @@ func Start(ctx context.Context, dataDir string, log *slog.Logger) (*Env, error) 
 	if err != nil {
 		return nil, err
 	}
+	// The ABH signs its replies with this certificate; the DVDV entry
+	// publishes it so the gateway accepts replies signed by it only.
+	abhSig, err := id("addressee-signature")
+	if err != nil {
+		return nil, err
+	}
 	inter := x509.NewCertPool()
 	inter.AddCert(e.PKI.IssuingCA.Certificate)
 	policy := &keystore.Policy{Roots: e.PKI.Roots(), Intermediates: inter,
@@ -130,7 +136,8 @@ func Start(ctx context.Context, dataDir string, log *slog.Logger) (*Env, error) 
 		Intermediaries: []dvdvfile.Intermediary{{Name: "local", URL: e.IntermediaryURL, Provider: "xagw embedded test intermediary",
 			CipherCertificate: dvdvfile.InlineCert(imCipher.Certificate), SignatureCertificate: dvdvfile.InlineCert(imSig.Certificate)}},
 		Organizations: []dvdvfile.Organization{{Key: "abh:" + ABHKey, Name: ABHName, Category: "Ausländerbehörde", Services: []dvdvfile.Service{
-			{URI: uri, Intermediary: "local", CipherCertificate: dvdvfile.InlineCert(abhCipher.Certificate), Scenario: "store"}}}}}
+			{URI: uri, Intermediary: "local", CipherCertificate: dvdvfile.InlineCert(abhCipher.Certificate),
+				SignatureCertificate: dvdvfile.InlineCert(abhSig.Certificate), Scenario: "store"}}}}}
 	// Written for people and tools (xagw dvdv lookup); the gateway uses the
 	// same content in memory.
 	if data, err := file.Marshal(); err == nil {
@@ -152,7 +159,7 @@ func Start(ctx context.Context, dataDir string, log *slog.Logger) (*Env, error) 
 		e.Close()
 		return nil, err
 	}
-	e.Mailbox = &oscitransport.Mailbox{Client: home}
+	e.Mailbox = &oscitransport.Mailbox{Client: home, Logger: log.With("part", "osci")}
 	log.Info("embedded: local OSCI test intermediary running", "url", e.IntermediaryURL, "abh", ABHKey, "abh_keys", pkiDir)
 	return e, nil
 }

@@ -77,7 +77,8 @@ var quiet = slog.New(slog.DiscardHandler)
 
 // Roles: the intermediary (osci_manager), the gateway (signs with alice,
 // receives with carol), the ABH (receives with bob, signs with alice: the
-// pack has one signature identity).
+// pack has one signature identity; its DVDV entry names alice as the ABH's
+// signature certificate, so replies signed by anyone else are unverified).
 type world struct {
 	im      *intermediary.Intermediary
 	srv     *httptest.Server
@@ -105,7 +106,8 @@ func newWorld(t *testing.T) *world {
 			CipherCertificate:    dvdvfile.InlineCert(identity(t, "osci_manager_cipher_4096").Certificate),
 			SignatureCertificate: dvdvfile.InlineCert(identity(t, "osci_manager_signature_4096").Certificate)}},
 		Organizations: []dvdvfile.Organization{{Key: "abh:000100", Name: "STV Aalen", Services: []dvdvfile.Service{
-			{URI: uri, Intermediary: "local", CipherCertificate: dvdvfile.InlineCert(identity(t, "bob_cipher_4096").Certificate)}}}},
+			{URI: uri, Intermediary: "local", CipherCertificate: dvdvfile.InlineCert(identity(t, "bob_cipher_4096").Certificate),
+				SignatureCertificate: dvdvfile.InlineCert(identity(t, "alice_signature_4096").Certificate)}}}},
 	}, dvdvfile.Options{})
 	if err != nil {
 		t.Fatal(err)

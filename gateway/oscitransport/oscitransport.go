@@ -230,22 +230,34 @@ type Mailbox struct {
 	Client *osci.Client
 	// PageSize bounds one process-card listing (default 100).
 	PageSize int
+	// MaxPages bounds how many pages ListReceivedSince reads in one call
+	// (default 20); the rest follows at the next poll.
+	MaxPages int
+	// Logger reports listings it could not complete (default: discard).
+	Logger *slog.Logger
 }
 
-// Pending lists deliveries addressed to the gateway that it has not
-// received yet.
+func (m *Mailbox) pageSize() int {
+	if m.PageSize <= 0 {
+		return 100
+	}
+	return m.PageSize
+}
+
+func (m *Mailbox) log() *slog.Logger {
+	if m.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return m.Logger
+}
+
+// Pending lists deliveries addressed to the gateway that nobody has
+// received yet (NoReception). A delivery someone else fetched — which marks
+// it received — is not listed; ListReceivedSince finds those too.
 func (m *Mailbox) Pending(ctx context.Context) ([]string, error) {
-	n := m.PageSize
-	if n <= 0 {
-		n = 100
-	}
-	// OSCI applies NoReception and Role only to a date selection, so ask
-	// for everything received since a date long before any delivery.
-	cards, _, err := m.Client.FetchProcessCards(ctx, osci.CardSelection{ReceivedAfter: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC),
-		NoReception: true, Role: "Addressee", Limit: n})
-	if errors.Is(err, osci.ErrNoProcessCard) {
-		return nil, nil // nothing waiting
-	}
+	// OSCI applies NoReception and Role only to a date selection; osci
+	// selects everything received since the epoch for us.
+	cards, _, err := m.Client.FetchProcessCards(ctx, osci.CardSelection{NoReception: true, Role: "Addressee", Limit: m.pageSize()})
 	if err != nil {
 		return nil, err
 	}
@@ -256,26 +268,150 @@ func (m *Mailbox) Pending(ctx context.Context) ([]string, error) {
 	return ids, nil
 }
 
-// Fetch fetches one delivery by id (also one fetched before).
+// ListReceivedSince lists, in one explicit dialog, the deliveries for the
+// gateway that nobody has received yet and every delivery for the gateway
+// the intermediary received at or after since (zero: ever), whether or not
+// it was fetched since. newest is the latest reception time up to which the
+// date listing is complete (zero when it listed nothing new); callers keep
+// it as a high-water mark and ask again from a little before it.
+//
+// The date listing is what makes replies robust against a third party
+// fetching from the gateway's mailbox: NoReception alone would no longer
+// list a delivery once anyone marked it received. The ids overlap between
+// the two listings and between calls; deduplicating them is the caller's
+// job (the gateway records ids in a table keyed by OSCI message id).
+func (m *Mailbox) ListReceivedSince(ctx context.Context, since time.Time) (ids []string, newest time.Time, err error) {
+	seen := map[string]bool{}
+	add := func(cards []osci.ProcessCardBundle) {
+		for _, c := range cards {
+			if c.MessageID != "" && !seen[c.MessageID] {
+				seen[c.MessageID] = true
+				ids = append(ids, c.MessageID)
+			}
+		}
+	}
+	s, err := m.Client.Dialog(ctx)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	defer func() {
+		// A failure to close the dialog does not hide what was listed.
+		if xerr := s.ExitDialog(ctx); xerr != nil && err == nil {
+			m.log().Debug("closing the mailbox dialog failed", "err", xerr)
+		}
+	}()
+	n := m.pageSize()
+	cards, _, err := s.FetchProcessCards(ctx, osci.CardSelection{NoReception: true, Role: "Addressee", Limit: n})
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	add(cards)
+	pages := m.MaxPages
+	if pages <= 0 {
+		pages = 20
+	}
+	cur := since
+	for page := 0; page < pages; page++ {
+		sel := osci.CardSelection{ReceivedAfter: cur, Role: "Addressee", Limit: n}
+		cards, more, err := s.FetchProcessCards(ctx, sel)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		add(cards)
+		last, ascending := time.Time{}, true
+		for _, c := range cards {
+			t := ts(c.Creation)
+			if t.Before(last) {
+				ascending = false
+			}
+			if t.After(last) {
+				last = t
+			}
+		}
+		if !more {
+			if last.After(newest) {
+				newest = last
+			}
+			return ids, newest, nil
+		}
+		// More cards than one page. Moving on from the newest reception
+		// time of this page is safe only if the page holds the oldest
+		// cards (OSCI does not promise an order; the project's
+		// intermediary sorts by reception). Reception selects "at or
+		// after", so cards sharing the boundary time are listed again.
+		if !ascending || !last.After(cur) {
+			m.log().Warn("mailbox date listing cannot page further; deliveries not yet received are still listed, the rest follows when the page moves on",
+				"page_size", n, "ascending", ascending)
+			return ids, newest, nil
+		}
+		newest, cur = last, last
+	}
+	return ids, newest, nil
+}
+
+// UnverifiedError reports a delivery that was fetched and decrypted but
+// whose content cannot be attributed to exactly one verified signer: no
+// content signature, a signature that does not verify, more than one
+// container or signature, or containers left encrypted for others. The
+// Incoming returned with it carries the content (and no SignerCert) so the
+// gateway can keep it for operators instead of dropping it; it must never
+// be treated as a reply from the ABH.
+type UnverifiedError struct {
+	MessageID string
+	Err       error
+}
+
+func (e *UnverifiedError) Error() string {
+	return fmt.Sprintf("oscitransport: delivery %s: content not attributable to one verified signer: %v", e.MessageID, e.Err)
+}
+func (e *UnverifiedError) Unwrap() error { return e.Err }
+
+// Retryable is false: fetching again returns the same content.
+func (e *UnverifiedError) Retryable() bool { return false }
+
+// Code is the metrics and timeline label.
+func (e *UnverifiedError) Code() string { return "unverified" }
+
+// Unverified marks the error for the reply poller, which keeps the content
+// as an unverified item (it matches on this method, not on the type).
+func (e *UnverifiedError) Unverified() bool { return true }
+
+// Fetch fetches one delivery by id (also one fetched before). The content
+// is the first inline content of the delivery's only content container,
+// and SignerCert the certificate whose signature covers that container
+// (osci.Opened.SignedContainer: exactly one container, one signature,
+// verified completely, the certificate accepted by the Policy). Anything
+// else returns the readable content with an *UnverifiedError.
 func (m *Mailbox) Fetch(ctx context.Context, id string) (gateway.Incoming, error) {
 	f, err := m.Client.FetchDelivery(ctx, osci.FetchSelection{MessageID: id})
 	if err != nil {
 		return gateway.Incoming{}, err
 	}
 	defer f.Close()
-	in := gateway.Incoming{MessageID: id, Content: firstContent(f.Opened)}
+	in := gateway.Incoming{MessageID: id}
 	if f.ProcessCard != nil {
 		in.ReceivedAt = ts(f.ProcessCard.Creation)
+		if got := f.ProcessCard.MessageID; got != "" && got != id {
+			return gateway.Incoming{}, gateway.Permanent("wrong_delivery", fmt.Errorf("oscitransport: asked for delivery %s, the intermediary returned %s", id, got))
+		}
 	}
-	for _, c := range f.Containers {
-		for _, s := range c.Signatures {
-			if s.Signer != nil && s.Err == nil {
-				in.SignerCert = s.Signer.Raw
-			}
+	c, signer, serr := f.SignedContainer()
+	if serr != nil {
+		in.Content = firstContent(f.Opened)
+		if in.Content == nil {
+			return in, gateway.Permanent("no_content", fmt.Errorf("oscitransport: delivery %s has no readable inline content: %w", id, serr))
+		}
+		return in, &UnverifiedError{MessageID: id, Err: serr}
+	}
+	for _, ct := range c.Contents {
+		if ct.Data != nil {
+			in.Content = append([]byte(nil), ct.Data...)
+			break
 		}
 	}
 	if in.Content == nil {
-		return in, gateway.Permanent("no_content", fmt.Errorf("oscitransport: delivery %s has no readable inline content", id))
+		return in, gateway.Permanent("no_content", fmt.Errorf("oscitransport: delivery %s has no inline content", id))
 	}
+	in.SignerCert = signer.Raw
 	return in, nil
 }

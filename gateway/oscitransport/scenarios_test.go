@@ -39,6 +39,12 @@ func TestForwardAndMediateScenarios(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mediatorSender := *abhSender
+	if abhs, err := xauslaender.NewABHDirectory(bundle); err != nil {
+		t.Fatal(err)
+	} else if mediatorSender.Autor, err = abhs.Leser("000200"); err != nil {
+		t.Skipf("ABH 000200 is not in the code list: %v", err)
+	}
 	var mu sync.Mutex
 	var accepted [][]byte
 	rc, err := osci.NewRecipient(osci.RecipientConfig{Signer: identity(t, "alice_signature_4096"), Cipher: identity(t, "bob_cipher_4096"),
@@ -56,7 +62,9 @@ func TestForwardAndMediateScenarios(t *testing.T) {
 				return nil, err
 			}
 			status, _ := xauslaender.FromJSON("130104", "", []byte(`{"status":{"code":"01"}}`))
-			if err := abhSender.PrepareReply(status, in); err != nil {
+			// The mediating office answers as itself: a reply whose autor
+			// is not the office the message went to is not linked.
+			if err := mediatorSender.PrepareReply(status, in); err != nil {
 				return nil, err
 			}
 			xml, _ := xauslaender.Marshal(status)

@@ -6,12 +6,27 @@
 //
 // Ids are recorded before they are fetched, because OSCI marks a delivery
 // received when it is fetched: after a crash between fetch and store the
-// recorded id is fetched again by id. Replies that cannot be read are kept
-// (kind "unparseable", with the reason) rather than dropped.
+// recorded id is fetched again by id. Mailboxes that can list by date
+// (DateLister) are listed from a stored high-water mark as well, so a
+// delivery someone else marked as received is still found.
+//
+// Anyone who knows the gateway's public cipher certificate can store into
+// its mailbox, so a reply counts as the ABH's only if its content is signed
+// by exactly one verified signature, the signer is the ABH's signature
+// certificate (the one named by the original message's route, else the one
+// the DVDV publishes for the reply's autor), and the reply's autor is the
+// ABH the original message went to. Everything else is kept as
+// "unverified": visible to administrators, never linked to a client's
+// message, no webhook. Replies that cannot be read are kept too (kinds
+// "unparseable" and "unreadable", with the reason) rather than dropped.
 package replies
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -72,16 +87,50 @@ type Config struct {
 	// reason, so it is seen instead of retried forever (default 10).
 	MaxFetchAttempts int
 	// Notify returns the webhook deliveries to queue for a reply of a
-	// client ("" for unlinked replies).
+	// client ("" for unlinked replies). Unverified replies queue none.
 	Notify func(event, clientID string) []store.NewWebhook
+	// Signers looks up the ABH's signature certificate in the DVDV
+	// (Route(autor, version).AddresseeSig) for replies whose original
+	// message's route names none, or that match no message. Without it
+	// such replies stay unverified.
+	Signers gateway.Router
+	// ListOverlap is how far before the stored high-water mark a date
+	// listing starts (DateLister), for deliveries the intermediary
+	// committed late (default 15m).
+	ListOverlap time.Duration
 }
+
+// DateLister is implemented by mailboxes that can list deliveries by the
+// intermediary's reception time, received by the gateway or not
+// (oscitransport.Mailbox). The poller then lists from a stored high-water
+// mark minus Config.ListOverlap instead of relying on "not yet received":
+// a third party that fetches from the gateway's mailbox marks a delivery
+// received, and it must not vanish from the gateway's view for that.
+type DateLister interface {
+	// ListReceivedSince returns ids of deliveries for the gateway not yet
+	// received or received by the intermediary at or after since (zero:
+	// ever), and the reception time up to which the listing is complete
+	// (zero if nothing new).
+	ListReceivedSince(ctx context.Context, since time.Time) (ids []string, newest time.Time, err error)
+}
+
+// cursorName names the high-water mark of the date listing in the store.
+const cursorName = "replies"
+
+// Reasons an item is kept as unverified (metric label and problem text).
+const (
+	ReasonUnsigned       = "unsigned"        // not exactly one container with one verified signature
+	ReasonSignerMismatch = "signer_mismatch" // signed, but not by the ABH's signature certificate
+	ReasonSignerUnknown  = "signer_unknown"  // no signature certificate known for the ABH
+	ReasonAuthorMismatch = "author_mismatch" // autor is not the ABH the original message went to
+)
 
 // Poller moves replies from the mailbox into the inbox.
 type Poller struct {
-	cfg      Config
-	stored   *metrics.CounterVec
-	failures *metrics.CounterVec
-	lastOK   time.Time
+	cfg        Config
+	stored     *metrics.CounterVec
+	failures   *metrics.CounterVec
+	unverified *metrics.CounterVec
 }
 
 // New checks cfg.
@@ -101,12 +150,17 @@ func New(cfg Config) (*Poller, error) {
 	if cfg.MaxFetchAttempts <= 0 {
 		cfg.MaxFetchAttempts = 10
 	}
+	if cfg.ListOverlap <= 0 {
+		cfg.ListOverlap = 15 * time.Minute
+	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.NewRegistry()
 	}
 	p := &Poller{cfg: cfg,
 		stored:   cfg.Metrics.NewCounter("xagw_replies_stored_total", "Replies stored in the inbox, by kind.", "kind"),
 		failures: cfg.Metrics.NewCounter("xagw_replies_failures_total", "Failed mailbox operations, by step.", "step"),
+		unverified: cfg.Metrics.NewCounter("xagw_replies_unverified_total",
+			"Deliveries kept as unverified (not shown to come from the ABH the original message went to), by reason.", "reason"),
 	}
 	cfg.Metrics.NewGaugeFunc("xagw_inbox_unacknowledged", "Inbox items not yet acknowledged by their client.", nil,
 		func(ctx context.Context) ([]metrics.Sample, error) {
@@ -122,12 +176,8 @@ func (p *Poller) PollOnce(ctx context.Context) (int, error) {
 	if p.cfg.Mailbox == nil {
 		return 0, errors.New("replies: no mailbox configured")
 	}
-	ids, err := p.cfg.Mailbox.Pending(ctx)
-	if err != nil {
+	if err := p.list(ctx); err != nil {
 		p.failures.Inc("list")
-		return 0, fmt.Errorf("replies: list mailbox: %w", err)
-	}
-	if _, err := p.cfg.Store.NoteInbound(ctx, ids, p.cfg.Clock()); err != nil {
 		return 0, err
 	}
 	pending, err := p.cfg.Store.PendingInbound(ctx, 200)
@@ -138,6 +188,22 @@ func (p *Poller) PollOnce(ctx context.Context) (int, error) {
 	var firstErr error
 	for _, id := range pending {
 		in, err := p.cfg.Mailbox.Fetch(ctx, id)
+		var uv interface{ Unverified() bool }
+		if err != nil && in.Content != nil && errors.As(err, &uv) && uv.Unverified() {
+			// Readable, but not attributable to a signer: kept for
+			// operators, never taken as the ABH's reply.
+			if in.MessageID == "" {
+				in.MessageID = id
+			}
+			ok, serr := p.ingest(ctx, in, nil, &unverified{reason: ReasonUnsigned, err: err})
+			if serr != nil && firstErr == nil {
+				firstErr = serr
+			}
+			if ok {
+				n++
+			}
+			continue
+		}
 		if err != nil {
 			p.failures.Inc("fetch")
 			attempts, ferr := p.cfg.Store.InboundFailed(ctx, id, err.Error())
@@ -145,7 +211,7 @@ func (p *Poller) PollOnce(ctx context.Context) (int, error) {
 				p.cfg.Logger.Error("a delivery in the mailbox cannot be read; kept in the inbox as unreadable", "osci_message_id", id,
 					"attempts", attempts, "code", gateway.ErrorCode(err), "err", err)
 				if _, serr := p.store(ctx, store.InboxItem{ID: store.NewID(), OSCIMessageID: id, Kind: store.KindUnreadable,
-					Problem: Summary(err), ReceivedAt: p.cfg.Clock()}, nil, err); serr != nil && firstErr == nil {
+					Problem: Summary(err), ReceivedAt: p.cfg.Clock()}, nil, err, true); serr != nil && firstErr == nil {
 					firstErr = serr
 				}
 				continue
@@ -173,30 +239,157 @@ func (p *Poller) PollOnce(ctx context.Context) (int, error) {
 	return n, firstErr
 }
 
-// Ingest stores one delivery (from the mailbox, or the synchronous answer
-// of a mediateDelivery). It returns false if the OSCI message id was stored
-// before.
+// list records the ids the mailbox lists (by date from the stored
+// high-water mark when it can, else those not yet received) before any is
+// fetched.
+func (p *Poller) list(ctx context.Context) error {
+	now := p.cfg.Clock()
+	if dl, ok := p.cfg.Mailbox.(DateLister); ok {
+		mark, err := p.cfg.Store.MailboxCursor(ctx, cursorName)
+		if err != nil {
+			return err
+		}
+		since := time.Time{}
+		if !mark.IsZero() {
+			since = mark.Add(-p.cfg.ListOverlap)
+		}
+		ids, newest, err := dl.ListReceivedSince(ctx, since)
+		if err != nil {
+			return fmt.Errorf("replies: list mailbox: %w", err)
+		}
+		_, err = p.cfg.Store.NoteInboundListing(ctx, ids, cursorName, newest, now)
+		return err
+	}
+	ids, err := p.cfg.Mailbox.Pending(ctx)
+	if err != nil {
+		return fmt.Errorf("replies: list mailbox: %w", err)
+	}
+	_, err = p.cfg.Store.NoteInbound(ctx, ids, now)
+	return err
+}
+
+// unverified says why an item is not taken as the ABH's reply.
+type unverified struct {
+	reason string
+	err    error
+}
+
+// Ingest stores one delivery fetched from the mailbox. It returns false if
+// the OSCI message id was stored before. The delivery is taken as the
+// ABH's reply only if in.SignerCert (the verified signer of the content's
+// container, as oscitransport.Mailbox.Fetch reports it) is the ABH's
+// signature certificate and the reply's autor is the ABH the original
+// message went to; otherwise it is kept as KindUnverified.
 func (p *Poller) Ingest(ctx context.Context, in gateway.Incoming) (bool, error) {
+	var uv *unverified
+	if len(in.SignerCert) == 0 {
+		uv = &unverified{reason: ReasonUnsigned, err: errors.New("the delivery's content carries no verified signature")}
+	}
+	return p.ingest(ctx, in, nil, uv)
+}
+
+// ingest parses, authenticates, links and stores one delivery. channel,
+// when set, is the message whose synchronous answer this is (mediate).
+func (p *Poller) ingest(ctx context.Context, in gateway.Incoming, channel *store.Message, uv *unverified) (bool, error) {
 	it := store.InboxItem{ID: store.NewID(), OSCIMessageID: in.MessageID, ReceivedAt: in.ReceivedAt}
 	if it.ReceivedAt.IsZero() {
 		it.ReceivedAt = p.cfg.Clock()
 	}
 	msg, err := p.cfg.Parser.ParseReply(ctx, in.Content)
-	var problem error
-	if err != nil {
-		it.Kind = store.KindUnparseable
-		it.Problem, problem = Summary(err), err
-	} else {
-		it.Kind = Kind(msg)
+	if err == nil {
 		it.TypeCode, it.MessageUUID, it.TriggerUUID = msg.TypeCode, msg.MessageUUID, msg.TriggerUUID
 		it.ApplicationID, it.AuthorKey = msg.ApplicationID, msg.AuthorKey
-		if orig, err := p.link(ctx, msg); err == nil {
-			it.MessageID, it.ClientID = orig.ID, orig.ClientID
-		} else if !errors.Is(err, store.ErrNotFound) {
+	}
+	if uv == nil && err == nil {
+		var orig *store.Message
+		if orig, uv, err = p.authenticate(ctx, msg, in.SignerCert, channel); err != nil {
 			return false, err
 		}
+		if uv == nil {
+			it.Kind = Kind(msg)
+			if orig != nil {
+				it.MessageID, it.ClientID = orig.ID, orig.ClientID
+			}
+			return p.store(ctx, it, in.Content, nil, true)
+		}
 	}
-	return p.store(ctx, it, in.Content, problem)
+	if uv != nil {
+		it.Kind = store.KindUnverified
+		it.Problem = "unverified: " + uv.reason
+		p.unverified.Inc(uv.reason)
+		attrs := []any{"inbox_id", it.ID, "osci_message_id", it.OSCIMessageID, "reason", uv.reason, "type_code", it.TypeCode}
+		if len(in.SignerCert) > 0 {
+			attrs = append(attrs, "signer_sha256", fingerprint(in.SignerCert))
+		}
+		p.cfg.Logger.Warn("a delivery in the mailbox is not shown to come from the ABH; kept as unverified for operators, not linked, no webhook", attrs...)
+		return p.store(ctx, it, in.Content, uv.err, false)
+	}
+	it.Kind = store.KindUnparseable
+	it.Problem = Summary(err)
+	return p.store(ctx, it, in.Content, err, true)
+}
+
+// authenticate finds the message a parsed reply answers and checks that
+// the reply comes from the ABH that message went to. It returns the
+// original (nil if none matches) or why the reply is not taken as
+// authentic; err is for failures worth retrying (store, DVDV unreachable).
+func (p *Poller) authenticate(ctx context.Context, msg *gateway.Message, signer []byte, channel *store.Message) (*store.Message, *unverified, error) {
+	orig := channel
+	if orig == nil {
+		var err error
+		if orig, err = p.link(ctx, msg); errors.Is(err, store.ErrNotFound) {
+			orig = nil
+		} else if err != nil {
+			return nil, nil, err
+		}
+	}
+	authority, version := msg.AuthorKey, msg.Version
+	var want []byte
+	if orig != nil {
+		if !outbox.SameAuthority(msg.AuthorKey, orig.Recipient) {
+			return nil, &unverified{reason: ReasonAuthorMismatch,
+				err: fmt.Errorf("the reply's autor %q is not %q, the ABH message %s went to", msg.AuthorKey, orig.Recipient, orig.ID)}, nil
+		}
+		authority, version = orig.Recipient, orig.Version
+		if len(orig.Route) > 0 {
+			var r gateway.Route
+			if json.Unmarshal(orig.Route, &r) == nil {
+				want = r.AddresseeSig
+			}
+		}
+	}
+	if channel != nil {
+		// The synchronous answer of a mediateDelivery arrives in the
+		// response to our own request, transport-encrypted for us and
+		// signed by the intermediary that called the addressee the route
+		// names; the gateway port does not carry the content signer.
+		return orig, nil, nil
+	}
+	if len(want) == 0 {
+		if p.cfg.Signers == nil || authority == "" {
+			return nil, &unverified{reason: ReasonSignerUnknown, err: fmt.Errorf("no signature certificate is known for autor %q (no route with one, no DVDV lookup configured)", authority)}, nil
+		}
+		r, err := p.cfg.Signers.Route(ctx, authority, version)
+		if err != nil {
+			if gateway.IsRetryable(err) {
+				return nil, nil, fmt.Errorf("replies: DVDV signature certificate of %s: %w", authority, err)
+			}
+			return nil, &unverified{reason: ReasonSignerUnknown, err: fmt.Errorf("the DVDV has no signature certificate for autor %q: %w", authority, err)}, nil
+		}
+		if want = r.AddresseeSig; len(want) == 0 {
+			return nil, &unverified{reason: ReasonSignerUnknown, err: fmt.Errorf("the DVDV entry of autor %q publishes no signature certificate", authority)}, nil
+		}
+	}
+	if !bytes.Equal(signer, want) {
+		return nil, &unverified{reason: ReasonSignerMismatch, err: fmt.Errorf("the content is signed by certificate sha256:%s, not by the signature certificate of %s (sha256:%s)",
+			fingerprint(signer), authority, fingerprint(want))}, nil
+	}
+	return orig, nil, nil
+}
+
+func fingerprint(der []byte) string {
+	h := sha256.Sum256(der)
+	return hex.EncodeToString(h[:])
 }
 
 // Summary describes why a reply could not be read without quoting its
@@ -226,8 +419,8 @@ func Summary(err error) string {
 }
 
 // store seals content (and the full problem text, if any) and stores the
-// inbox item with its webhooks.
-func (p *Poller) store(ctx context.Context, it store.InboxItem, content []byte, problem error) (bool, error) {
+// inbox item, with its webhooks if notify.
+func (p *Poller) store(ctx context.Context, it store.InboxItem, content []byte, problem error, notify bool) (bool, error) {
 	keyID, sealed, err := p.cfg.Keys.Seal(content, outbox.AAD(it.ID, store.PartBody))
 	if err != nil {
 		return false, err
@@ -242,7 +435,7 @@ func (p *Poller) store(ctx context.Context, it store.InboxItem, content []byte, 
 		extra = append(extra, store.Blob{Part: store.PartProblem, KeyID: pk, Data: ps, Size: int64(len(text))})
 	}
 	var hooks []store.NewWebhook
-	if p.cfg.Notify != nil {
+	if p.cfg.Notify != nil && notify {
 		hooks = p.cfg.Notify(EventReplyReceived, it.ClientID)
 	}
 	inserted, err := p.cfg.Store.StoreReply(ctx, it, store.Blob{KeyID: keyID, Data: sealed, Size: int64(len(content))}, hooks, p.cfg.Clock(), extra...)
@@ -289,10 +482,12 @@ func (p *Poller) Run(ctx context.Context) error {
 	}
 }
 
-// MediatedResponse adapts Ingest for outbox.Config.OnResponse: the answer of
-// a passive recipient to a mediateDelivery is stored like a fetched reply,
-// under the id "<osci message id>/response".
+// MediatedResponse is outbox.Config.OnResponse: the answer of a passive
+// recipient to a mediateDelivery of m is stored like a fetched reply, under
+// the id "<osci message id>/response", linked to m. It came back on the
+// channel of m's own delivery, so it needs no mailbox signer check, but its
+// autor must still be m's recipient.
 func (p *Poller) MediatedResponse(ctx context.Context, m *store.Message, response []byte) error {
-	_, err := p.Ingest(ctx, gateway.Incoming{MessageID: m.OSCIMessageID + "/response", Content: response, ReceivedAt: p.cfg.Clock()})
+	_, err := p.ingest(ctx, gateway.Incoming{MessageID: m.OSCIMessageID + "/response", Content: response, ReceivedAt: p.cfg.Clock()}, m, nil)
 	return err
 }

@@ -3,19 +3,50 @@ package replies_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/xagw/xagw/gateway"
 	"github.com/xagw/xagw/gateway/gatewaytest"
+	"github.com/xagw/xagw/gateway/metrics"
 	"github.com/xagw/xagw/gateway/outbox"
 	"github.com/xagw/xagw/gateway/replies"
 	"github.com/xagw/xagw/gateway/store"
 )
 
+// The ABHs' signature certificates as the DVDV publishes them. The poller
+// compares DER bytes only (the OSCI layer verified the signature and the
+// chain), so opaque bytes stand for the certificates here; the real
+// signatures are checked in oscitransport's tests against the intermediary.
+var (
+	sig01001 = []byte("DER of the signature certificate of ABH 01001")
+	sig02002 = []byte("DER of the signature certificate of ABH 02002")
+	sigOther = []byte("DER of some other participant's signature certificate")
+)
+
+// dvdvSigners answers like the DVDV router: the route of an ABH names its
+// signature certificate; an unknown ABH is a permanent error.
+type dvdvSigners map[string][]byte
+
+func (d dvdvSigners) Route(_ context.Context, authority, _ string) (gateway.Route, error) {
+	for key, sig := range d {
+		if outbox.SameAuthority(authority, key) {
+			return gateway.Route{Authority: key, AddresseeSig: sig}, nil
+		}
+	}
+	return gateway.Route{}, gateway.Permanent("no_service", errors.New("no service for "+authority))
+}
+
 func setup(t *testing.T, s *store.Store) (*outbox.Outbox, *gatewaytest.Mailbox, *replies.Poller, *gatewaytest.LogBuffer) {
+	o, mb, p, logs, _ := setupWith(t, s, dvdvSigners{"01001": sig01001, "02002": sig02002})
+	return o, mb, p, logs
+}
+
+func setupWith(t *testing.T, s *store.Store, signers gateway.Router) (*outbox.Outbox, *gatewaytest.Mailbox, *replies.Poller, *gatewaytest.LogBuffer, *metrics.Registry) {
 	keys := gatewaytest.Keyring(t)
 	codec := &gatewaytest.Codec{}
 	o, err := outbox.New(outbox.Config{Store: s, Keys: keys, Codec: codec})
@@ -24,14 +55,15 @@ func setup(t *testing.T, s *store.Store) (*outbox.Outbox, *gatewaytest.Mailbox, 
 	}
 	mb := gatewaytest.NewMailbox()
 	logs := &gatewaytest.LogBuffer{}
-	p, err := replies.New(replies.Config{Store: s, Keys: keys, Mailbox: mb, Parser: codec, Logger: logs.Logger(),
+	reg := metrics.NewRegistry()
+	p, err := replies.New(replies.Config{Store: s, Keys: keys, Mailbox: mb, Parser: codec, Logger: logs.Logger(), Signers: signers, Metrics: reg,
 		Notify: func(ev, client string) []store.NewWebhook {
 			return []store.NewWebhook{{Subscriber: "backend", Event: ev}}
 		}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return o, mb, p, logs
+	return o, mb, p, logs, reg
 }
 
 func submit(t *testing.T, o *outbox.Outbox, appID string) (*store.Message, string) {
@@ -52,11 +84,11 @@ func TestRepliesAreLinkedStoredOnceAndQueuedForWebhooks(t *testing.T) {
 		other, _ := submit(t, o, "APP-2")
 
 		status := gatewaytest.Antrag(gatewaytest.AntragOptions{TypeCode: "130104", Reader: "ev:test", Author: "01001", ApplicationID: "APP-1", TriggerUUID: uuid, FamilyName: "Quellenberg"})
-		mb.Put(gateway.Incoming{MessageID: "in-1", Content: status, ReceivedAt: time.Now()})
+		mb.Put(gateway.Incoming{MessageID: "in-1", Content: status, ReceivedAt: time.Now(), SignerCert: sig01001})
 		// No ausloeserUUID match: linked by antragsidentifikation.
 		frage := gatewaytest.Antrag(gatewaytest.AntragOptions{TypeCode: "130102", Reader: "ev:test", Author: "01001", ApplicationID: "APP-2", TriggerUUID: "unknown-uuid"})
-		mb.Put(gateway.Incoming{MessageID: "in-2", Content: frage})
-		mb.Put(gateway.Incoming{MessageID: "in-3", Content: []byte("<garbage")})
+		mb.Put(gateway.Incoming{MessageID: "in-2", Content: frage, SignerCert: sig01001})
+		mb.Put(gateway.Incoming{MessageID: "in-3", Content: []byte("<garbage"), SignerCert: sig01001})
 
 		n, err := p.PollOnce(ctx)
 		if err != nil || n != 3 {
@@ -95,7 +127,8 @@ func TestFetchLostAfterMarkingReceivedIsFetchedAgain(t *testing.T) {
 		ctx := context.Background()
 		o, mb, p, _ := setup(t, s)
 		_, uuid := submit(t, o, "APP-1")
-		mb.Put(gateway.Incoming{MessageID: "in-1", Content: gatewaytest.Antrag(gatewaytest.AntragOptions{TypeCode: "130105", Reader: "ev", ApplicationID: "APP-1", TriggerUUID: uuid})})
+		mb.Put(gateway.Incoming{MessageID: "in-1", SignerCert: sig01001,
+			Content: gatewaytest.Antrag(gatewaytest.AntragOptions{TypeCode: "130105", Reader: "ev", Author: "01001", ApplicationID: "APP-1", TriggerUUID: uuid})})
 		mb.FailFetch(errors.New("connection reset"))
 		if _, err := p.PollOnce(ctx); err == nil {
 			t.Fatal("lost fetch not reported")
@@ -150,7 +183,7 @@ func TestMediatedResponseGoesToInbox(t *testing.T) {
 		o, _, p, _ := setup(t, s)
 		m, uuid := submit(t, o, "APP-9")
 		m.OSCIMessageID = "osci-9"
-		resp := gatewaytest.Antrag(gatewaytest.AntragOptions{TypeCode: "130104", Reader: "ev", ApplicationID: "APP-9", TriggerUUID: uuid})
+		resp := gatewaytest.Antrag(gatewaytest.AntragOptions{TypeCode: "130104", Reader: "ev", Author: "01001", ApplicationID: "APP-9", TriggerUUID: uuid})
 		for i := 0; i < 2; i++ {
 			if err := p.MediatedResponse(ctx, m, resp); err != nil {
 				t.Fatal(err)
@@ -161,4 +194,226 @@ func TestMediatedResponseGoesToInbox(t *testing.T) {
 			t.Fatalf("%+v", r)
 		}
 	})
+}
+
+// Finding 2 of the security review: anyone who knows the gateway's public
+// cipher certificate can store into its mailbox. A delivery is linked to an
+// application, shown to its client and announced by webhook only if it is
+// signed by the signature certificate of the ABH the application went to
+// and names that ABH as autor; everything else is kept for operators as
+// "unverified".
+func TestRepliesNotFromTheABHAreKeptUnverified(t *testing.T) {
+	gatewaytest.EachStore(t, func(t *testing.T, s *store.Store, _ string) {
+		ctx := context.Background()
+		o, mb, p, logs, reg := setupWith(t, s, dvdvSigners{"01001": sig01001, "02002": sig02002})
+		orig, uuid := submit(t, o, "APP-1")
+		reply := func(author string) []byte {
+			return gatewaytest.Antrag(gatewaytest.AntragOptions{TypeCode: "130110", Reader: "ev:test", Author: author, ApplicationID: "APP-1",
+				TriggerUUID: uuid, FamilyName: "Quellenberg"})
+		}
+		cases := []struct {
+			id, reason string
+			in         gateway.Incoming
+		}{
+			{"unsigned", replies.ReasonUnsigned, gateway.Incoming{Content: reply("01001")}},
+			{"foreign-signer", replies.ReasonSignerMismatch, gateway.Incoming{Content: reply("01001"), SignerCert: sigOther}},
+			{"other-abh-posing", replies.ReasonSignerMismatch, gateway.Incoming{Content: reply("01001"), SignerCert: sig02002}},
+			{"other-abh-as-itself", replies.ReasonAuthorMismatch, gateway.Incoming{Content: reply("02002"), SignerCert: sig02002}},
+		}
+		for _, c := range cases {
+			c.in.MessageID = c.id
+			mb.Put(c.in)
+		}
+		n, err := p.PollOnce(ctx)
+		if err != nil || n != len(cases) {
+			t.Fatalf("poll: %d %v", n, err)
+		}
+		if mine, _, _ := s.ListInbox(ctx, store.InboxFilter{ClientID: orig.ClientID}); len(mine) != 0 {
+			t.Fatalf("the client sees %d unverified items: %+v", len(mine), mine[0])
+		}
+		all, _, _ := s.ListInbox(ctx, store.InboxFilter{All: true})
+		if len(all) != len(cases) {
+			t.Fatalf("kept %d of %d deliveries", len(all), len(cases))
+		}
+		byID := map[string]*store.InboxItem{}
+		for _, it := range all {
+			byID[it.OSCIMessageID] = it
+		}
+		for _, c := range cases {
+			it := byID[c.id]
+			if it == nil {
+				t.Fatalf("%s not kept", c.id)
+			}
+			if it.OSCIMessageID != c.id || it.Kind != store.KindUnverified || it.MessageID != "" || it.ClientID != "" || it.Problem != "unverified: "+c.reason {
+				t.Errorf("%s: %+v", c.id, it)
+			}
+			if wh, _ := s.WebhookDeliveries(ctx, it.ID); len(wh) != 0 {
+				t.Errorf("%s: webhooks %+v", c.id, wh)
+			}
+			if b, err := o.Body(ctx, it.ID); err != nil || !bytes.Equal(b, c.in.Content) {
+				t.Errorf("%s: body not kept for operators: %v", c.id, err)
+			}
+		}
+		if r, _ := s.RepliesTo(ctx, orig.ID); len(r) != 0 {
+			t.Fatalf("linked: %+v", r)
+		}
+		var m bytes.Buffer
+		reg.Write(ctx, &m)
+		for reason, want := range map[string]int{replies.ReasonUnsigned: 1, replies.ReasonSignerMismatch: 2, replies.ReasonAuthorMismatch: 1} {
+			if line := fmt.Sprintf("xagw_replies_unverified_total{reason=%q} %d\n", reason, want); !strings.Contains(m.String(), line) {
+				t.Errorf("metric %q missing:\n%s", line, m.String())
+			}
+		}
+		if strings.Contains(m.String(), `xagw_replies_stored_total{kind="beabsichtigte_ablehnung"}`) {
+			t.Error("unverified deliveries counted as replies")
+		}
+		if strings.Count(logs.String(), "kept as unverified") != len(cases) || strings.Contains(logs.String(), "Quellenberg") {
+			t.Fatalf("log:\n%s", logs.String())
+		}
+	})
+}
+
+// A reply from the right ABH that matches no message is kept unlinked
+// (operators only), as before; one from an ABH the DVDV does not know is
+// unverified; a DVDV that cannot be reached is asked again at the next poll.
+func TestReplySignerFromTheDVDV(t *testing.T) {
+	gatewaytest.EachStore(t, func(t *testing.T, s *store.Store, _ string) {
+		ctx := context.Background()
+		signers := &flakySigners{dvdvSigners: dvdvSigners{"01001": sig01001}}
+		_, mb, p, _, _ := setupWith(t, s, signers)
+		mb.Put(gateway.Incoming{MessageID: "unlinked", SignerCert: sig01001,
+			Content: gatewaytest.Antrag(gatewaytest.AntragOptions{TypeCode: "130104", Reader: "ev", Author: "01001", ApplicationID: "NONE"})})
+		mb.Put(gateway.Incoming{MessageID: "unknown-abh", SignerCert: sigOther,
+			Content: gatewaytest.Antrag(gatewaytest.AntragOptions{TypeCode: "130104", Reader: "ev", Author: "09009", ApplicationID: "NONE"})})
+		signers.fail = 1
+		n1, err := p.PollOnce(ctx)
+		if err == nil || !strings.Contains(err.Error(), "DVDV") || n1 != 1 {
+			t.Fatalf("an unreachable DVDV is not reported: %d %v", n1, err)
+		}
+		if n, err := p.PollOnce(ctx); err != nil || n != 1 {
+			t.Fatalf("second poll: %d %v", n, err)
+		}
+		all, _, _ := s.ListInbox(ctx, store.InboxFilter{All: true})
+		if len(all) != 2 || all[0].OSCIMessageID != "unlinked" || all[0].Kind != "statusmeldung" || all[0].ClientID != "" ||
+			all[1].Kind != store.KindUnverified || all[1].Problem != "unverified: "+replies.ReasonSignerUnknown {
+			t.Fatalf("%+v %+v", all[0], all[1])
+		}
+	})
+}
+
+type flakySigners struct {
+	dvdvSigners
+	fail int
+}
+
+func (f *flakySigners) Route(ctx context.Context, authority, version string) (gateway.Route, error) {
+	if f.fail > 0 {
+		f.fail--
+		return gateway.Route{}, gateway.Temporary("dvdv_unavailable", errors.New("connection refused"))
+	}
+	return f.dvdvSigners.Route(ctx, authority, version)
+}
+
+// The route stored with the message names the ABH's signature certificate
+// at the time of sending; it wins over the DVDV's current entry.
+func TestReplySignerFromTheStoredRoute(t *testing.T) {
+	gatewaytest.EachStore(t, func(t *testing.T, s *store.Store, _ string) {
+		ctx := context.Background()
+		o, mb, p, _, _ := setupWith(t, s, dvdvSigners{"01001": sig01001})
+		orig, uuid := submit(t, o, "APP-1")
+		now := time.Now()
+		claimed, err := s.Claim(ctx, "test/000000000001", now, time.Minute, 10)
+		if err != nil || len(claimed) != 1 {
+			t.Fatalf("claim: %v %v", claimed, err)
+		}
+		route, _ := json.Marshal(gateway.Route{Authority: "01001", AddresseeSig: sigOther})
+		if err := s.Apply(ctx, orig.ID, "test/000000000001", now, store.Transition{State: store.StateRouted, Route: route}); err != nil {
+			t.Fatal(err)
+		}
+		for id, sig := range map[string][]byte{"dvdv-signed": sig01001, "route-signed": sigOther} {
+			mb.Put(gateway.Incoming{MessageID: id, SignerCert: sig,
+				Content: gatewaytest.Antrag(gatewaytest.AntragOptions{TypeCode: "130104", Reader: "ev", Author: "01001", ApplicationID: "APP-1", TriggerUUID: uuid})})
+		}
+		if n, err := p.PollOnce(ctx); err != nil || n != 2 {
+			t.Fatalf("poll: %d %v", n, err)
+		}
+		linked, _ := s.RepliesTo(ctx, orig.ID)
+		if len(linked) != 1 || linked[0].OSCIMessageID != "route-signed" || linked[0].Kind != "statusmeldung" {
+			t.Fatalf("linked %+v", linked)
+		}
+	})
+}
+
+// A listing by date (DateLister) finds deliveries that someone else marked
+// as received; the high-water mark moves with the listing and each
+// delivery is stored once, however often it is listed.
+func TestDateListingFromTheHighWaterMark(t *testing.T) {
+	gatewaytest.EachStore(t, func(t *testing.T, s *store.Store, _ string) {
+		ctx := context.Background()
+		_, mb, _, _, _ := setupWith(t, s, dvdvSigners{"01001": sig01001})
+		dl := &datedMailbox{Mailbox: mb, at: map[string]time.Time{}}
+		p, err := replies.New(replies.Config{Store: s, Keys: gatewaytest.Keyring(t), Mailbox: dl, Parser: &gatewaytest.Codec{},
+			Signers: dvdvSigners{"01001": sig01001}, ListOverlap: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+		put := func(id string, at time.Time) {
+			mb.Put(gateway.Incoming{MessageID: id, SignerCert: sig01001,
+				Content: gatewaytest.Antrag(gatewaytest.AntragOptions{TypeCode: "130104", Reader: "ev", Author: "01001", ApplicationID: "X"})})
+			dl.at[id] = at
+		}
+		put("a", t0)
+		put("b", t0.Add(time.Second))
+		// Someone else fetched b: NoReception would never list it again.
+		if _, err := mb.Fetch(ctx, "b"); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := p.PollOnce(ctx); err != nil || n != 2 {
+			t.Fatalf("first poll: %d %v", n, err)
+		}
+		if dl.since[0] != (time.Time{}) {
+			t.Fatalf("first listing from %v, want from the beginning", dl.since[0])
+		}
+		put("c", t0.Add(2*time.Second))
+		if n, err := p.PollOnce(ctx); err != nil || n != 1 {
+			t.Fatalf("second poll: %d %v", n, err)
+		}
+		if want := t0.Add(time.Second - time.Minute); !dl.since[1].Equal(want) {
+			t.Fatalf("second listing from %v, want %v (mark minus overlap)", dl.since[1], want)
+		}
+		if n, err := p.PollOnce(ctx); err != nil || n != 0 {
+			t.Fatalf("third poll: %d %v", n, err)
+		}
+		if mark, _ := s.MailboxCursor(ctx, "replies"); !mark.Equal(t0.Add(2 * time.Second)) {
+			t.Fatalf("mark %v", mark)
+		}
+		all, _, _ := s.ListInbox(ctx, store.InboxFilter{All: true})
+		if len(all) != 3 {
+			t.Fatalf("%d items", len(all))
+		}
+	})
+}
+
+// datedMailbox adds a listing by reception time to the test mailbox, the
+// way an OSCI intermediary lists by ReceptionOfDelivery: fetched or not.
+type datedMailbox struct {
+	*gatewaytest.Mailbox
+	at    map[string]time.Time
+	since []time.Time
+}
+
+func (d *datedMailbox) ListReceivedSince(ctx context.Context, since time.Time) ([]string, time.Time, error) {
+	d.since = append(d.since, since)
+	var ids []string
+	var newest time.Time
+	for id, at := range d.at {
+		if !at.Before(since) {
+			ids = append(ids, id)
+			if at.After(newest) {
+				newest = at
+			}
+		}
+	}
+	return ids, newest, nil
 }

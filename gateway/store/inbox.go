@@ -19,6 +19,11 @@ const (
 	// KindUnreadable: could not be fetched, decrypted or verified; the
 	// item keeps the reason, the body is empty.
 	KindUnreadable = "unreadable"
+	// KindUnverified: fetched and decrypted, but not shown to come from
+	// the ABH the original message went to (unsigned content, another
+	// signer, another autor). The body is kept for operators; the item is
+	// never linked to a client's message and triggers no webhook.
+	KindUnverified = "unverified"
 )
 
 // InboxItem is a reply fetched from the gateway's mailbox (its body is a
@@ -83,6 +88,14 @@ const (
 // NoteInbound records mailbox ids before they are fetched. Ids already known
 // are left alone. It returns how many were new.
 func (s *Store) NoteInbound(ctx context.Context, ids []string, now time.Time) (int, error) {
+	return s.NoteInboundListing(ctx, ids, "", time.Time{}, now)
+}
+
+// NoteInboundListing records the ids of one mailbox listing and, in the
+// same transaction, moves the named high-water mark forward to mark (never
+// back; a zero mark leaves it). Recording ids and mark together means a
+// crash cannot leave a mark past ids that were never recorded.
+func (s *Store) NoteInboundListing(ctx context.Context, ids []string, cursor string, mark, now time.Time) (int, error) {
 	n := 0
 	err := s.tx(ctx, func(tx *sqlx.Tx) error {
 		for _, id := range ids {
@@ -94,9 +107,31 @@ func (s *Store) NoteInbound(ctx context.Context, ids []string, now time.Time) (i
 			k, _ := res.RowsAffected()
 			n += int(k)
 		}
+		if mark.IsZero() {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO mailbox_cursor (name, value, updated_at) VALUES (?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+			WHERE mailbox_cursor.value < excluded.value`), cursor, ms2(mark), ms2(now))
+		if err != nil {
+			return fmt.Errorf("store: mailbox cursor: %w", err)
+		}
 		return nil
 	})
 	return n, err
+}
+
+// MailboxCursor returns the high-water mark stored under name (zero time
+// if there is none yet).
+func (s *Store) MailboxCursor(ctx context.Context, name string) (time.Time, error) {
+	var v []int64
+	if err := s.r.SelectContext(ctx, &v, s.q(`SELECT value FROM mailbox_cursor WHERE name = ?`), name); err != nil {
+		return time.Time{}, fmt.Errorf("store: mailbox cursor: %w", err)
+	}
+	if len(v) == 0 {
+		return time.Time{}, nil
+	}
+	return fromMS(v[0]), nil
 }
 
 // PendingInbound returns ids noted but not yet stored in the inbox, oldest
