@@ -42,6 +42,7 @@ func (r signingRouter) Route(ctx context.Context, authority, version string) (ga
 	rt.AddresseeSig = abhSignature
 	return rt, err
 }
+
 const hookSecret = "webhook-secret-0123456789"
 
 type hookRecv struct {
