@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -113,6 +114,13 @@ func serveDeps(ctx context.Context, cfg *config.Config, getenv func(string) stri
 	}
 	deps := daemon.Deps{Codec: codec, ReplyParser: codec}
 	if check {
+		if cfg.Transport.Mode == config.ModeOSCI {
+			// Keys, PINs, roots and CRLs are part of the configuration:
+			// --check loads them (and refuses readable key files).
+			if _, err := osciTrust(cfg, getenv, log); err != nil {
+				return daemon.Deps{}, noop, err
+			}
+		}
 		return deps, noop, nil
 	}
 	switch cfg.Transport.Mode {
@@ -147,6 +155,11 @@ func embeddedDefaults(cfg *config.Config) {
 
 func loadIdentity(name, p12, cert, key string, pin func() ([]byte, error)) (*keystore.Identity, error) {
 	if p12 != "" {
+		// The PKCS#12 file holds the private key; its PIN alone is no
+		// protection against anyone who can read it.
+		if err := keystore.CheckPrivateFile(p12); err != nil {
+			return nil, fmt.Errorf("osci.%s_p12: %w", name, err)
+		}
 		pw, err := pin()
 		if err != nil {
 			return nil, err
@@ -157,6 +170,9 @@ func loadIdentity(name, p12, cert, key string, pin func() ([]byte, error)) (*key
 		}
 		return id, nil
 	}
+	if err := keystore.CheckPrivateFile(key); err != nil {
+		return nil, fmt.Errorf("osci.%s_key: %w", name, err)
+	}
 	id, err := keystore.LoadPEMFiles(cert, key)
 	if err != nil {
 		return nil, fmt.Errorf("osci.%s_cert/%s_key: %w", name, name, err)
@@ -164,32 +180,76 @@ func loadIdentity(name, p12, cert, key string, pin func() ([]byte, error)) (*key
 	return id, nil
 }
 
-func osciDeps(deps *daemon.Deps, cfg *config.Config, bundle *schemas.Bundle, getenv func(string) string, log *slog.Logger) error {
+// osciIdentities are the gateway's OSCI identities and the trust it puts
+// in others' certificates.
+type osciIdentities struct {
+	signer, cipher *keystore.Identity
+	policy         *keystore.Policy
+	// accept are the operator's intermediary signature certificates.
+	accept []*x509.Certificate
+}
+
+// osciTrust loads the OSCI identities (key and PIN files must be 0600),
+// the trust roots, the CRLs and the vouched-for intermediary certificates.
+func osciTrust(cfg *config.Config, getenv func(string) string, log *slog.Logger) (*osciIdentities, error) {
 	o := cfg.OSCI
 	pin := func() ([]byte, error) {
 		if o.PINFile != "" {
+			if err := keystore.CheckPrivateFile(o.PINFile); err != nil {
+				return nil, fmt.Errorf("osci.pin_file: %w", err)
+			}
 			return keystore.PINFromFile(o.PINFile)
 		}
 		return keystore.PINFromEnv(o.PINEnv, getenv)
 	}
-	signer, err := loadIdentity("signer", o.SignerP12, o.SignerCert, o.SignerKey, pin)
-	if err != nil {
-		return err
+	var ids osciIdentities
+	var err error
+	if ids.signer, err = loadIdentity("signer", o.SignerP12, o.SignerCert, o.SignerKey, pin); err != nil {
+		return nil, err
 	}
-	cipher, err := loadIdentity("cipher", o.CipherP12, o.CipherCert, o.CipherKey, pin)
-	if err != nil {
-		return err
+	if ids.cipher, err = loadIdentity("cipher", o.CipherP12, o.CipherCert, o.CipherKey, pin); err != nil {
+		return nil, err
 	}
 	roots, err := keystore.CertPoolFromFiles(o.TrustRoots...)
 	if err != nil {
-		return fmt.Errorf("osci.trust_roots: %w", err)
+		return nil, fmt.Errorf("osci.trust_roots: %w", err)
+	}
+	ids.policy = &keystore.Policy{Roots: roots}
+	if len(o.CRLFiles) > 0 {
+		crls, err := keystore.LoadCRLFiles(o.CRLFiles, o.CRLAllowMissing)
+		if err != nil {
+			return nil, fmt.Errorf("osci.crl_files: %w", err)
+		}
+		ids.policy.Revocation = crls
+		log.Info("OSCI certificates are checked against CRLs", "crl_files", len(o.CRLFiles), "crls", crls.Count(), "allow_missing", o.CRLAllowMissing)
+	} else {
+		log.Warn("osci.crl_files not set: revoked intermediary and signer certificates are not detected")
+	}
+	for _, f := range o.IntermediarySignatureCerts {
+		cs, err := keystore.LoadCertificatesFile(f)
+		if err == nil && len(cs) == 0 {
+			err = errors.New("no certificate in the file")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("osci.intermediary_signature_certs: %s: %w", f, err)
+		}
+		ids.accept = append(ids.accept, cs...)
+	}
+	return &ids, nil
+}
+
+func osciDeps(deps *daemon.Deps, cfg *config.Config, bundle *schemas.Bundle, getenv func(string) string, log *slog.Logger) error {
+	o := cfg.OSCI
+	ids, err := osciTrust(cfg, getenv, log)
+	if err != nil {
+		return err
 	}
 	timeout := o.HTTPTimeout.D()
 	if timeout == 0 {
 		timeout = cfg.Delivery.CallTimeout.D()
 	}
-	tr, err := oscitransport.New(oscitransport.Config{Signer: signer, Cipher: cipher, Policy: &keystore.Policy{Roots: roots},
-		HTTPClient: &http.Client{Timeout: timeout}, Logger: log.With("part", "osci")})
+	tr, err := oscitransport.New(oscitransport.Config{Signer: ids.signer, Cipher: ids.cipher, Policy: ids.policy,
+		AcceptIntermediarySignatures: ids.accept, HTTPClient: &http.Client{Timeout: timeout}, Logger: log.With("part", "osci")})
 	if err != nil {
 		return err
 	}
@@ -226,11 +286,13 @@ func osciDeps(deps *daemon.Deps, cfg *config.Config, bundle *schemas.Bundle, get
 	if err != nil {
 		return err
 	}
+	// Without hs the transport warns (once) that nothing is pinned for
+	// the home intermediary.
 	home, err := tr.Client(o.HomeURL, hc, hs)
 	if err != nil {
 		return err
 	}
-	deps.Mailbox = &oscitransport.Mailbox{Client: home}
+	deps.Mailbox = &oscitransport.Mailbox{Client: home, Logger: log.With("part", "osci")}
 	return nil
 }
 
@@ -243,9 +305,20 @@ func directory(cfg *config.Config, getenv func(string) string, log *slog.Logger)
 	d := cfg.DVDV
 	dc := dvdv.Config{Servers: d.Servers, EntryPath: d.EntryPath, AllowInsecureHTTP: d.AllowInsecureHTTP, Logger: log.With("part", "dvdv")}
 	if d.ClientCert != "" {
+		// The credential's key: the PKCS#12 file, or the PEM key file.
+		keyFile := d.ClientKey
+		if keyFile == "" {
+			keyFile = d.ClientCert
+		}
+		if err := keystore.CheckPrivateFile(keyFile); err != nil {
+			return nil, fmt.Errorf("dvdv: client credential: %w", err)
+		}
 		var pin string
 		switch {
 		case d.PINFile != "":
+			if err := keystore.CheckPrivateFile(d.PINFile); err != nil {
+				return nil, fmt.Errorf("dvdv.pin_file: %w", err)
+			}
 			b, err := keystore.PINFromFile(d.PINFile)
 			if err != nil {
 				return nil, fmt.Errorf("dvdv.pin_file: %w", err)

@@ -363,15 +363,26 @@ encryption: {generate: true}
 delivery: {poll: 50ms}
 %s
 osci:
-  signer_p12: %s/alice_signature_4096.p12
-  cipher_p12: %s/carol_cipher_4096.p12
+  signer_p12: alice_signature_4096.p12
+  cipher_p12: carol_cipher_4096.p12
   pin_env: TEST_OSCI_PIN
   trust_roots: [%s/pem/governikus-test-ca-chain.pem]
   home_url: %s
   home_cipher_cert: %s/pem/osci_manager_cipher_4096.cert.pem
   home_signature_cert: %s/pem/osci_manager_signature_4096.cert.pem
 clients: [{id: forms, token_env: FORMS_TOKEN}]
-`, addr, directory, certs, certs, certs, isrv.URL, certs, certs)
+`, addr, directory, certs, isrv.URL, certs, certs)
+	// The gateway refuses key files others can read (the shared pack's
+	// are read-only for everyone): a private copy, as an operator keeps it.
+	for _, name := range []string{"alice_signature_4096.p12", "carol_cipher_4096.p12"} {
+		b, err := os.ReadFile(filepath.Join(certs, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	p := filepath.Join(dir, "xagw.yaml")
 	os.WriteFile(p, []byte(cfg), 0o600)
 	env := map[string]string{"FORMS_TOKEN": "forms-token-0123456789", "TEST_OSCI_PIN": string(bytes.TrimSpace(pin))}

@@ -51,8 +51,9 @@ type Config struct {
 	// embedded default. Default "./data".
 	DataDir string `yaml:"data_dir"`
 	// Instance names this gateway process in leases and logs (default:
-	// host name). Each start adds a random suffix; at start the leases of
-	// an earlier run of the same instance are released (it crashed), so
+	// host name): 1 to 63 of A–Z, a–z, 0–9, '.', '_', '-', starting with a
+	// letter or digit. Each start adds a random suffix; at start the leases
+	// of an earlier run of the same instance are released (it crashed), so
 	// the name must be unique among gateways sharing one database — set it
 	// when running several on one host.
 	Instance string `yaml:"instance"`
@@ -199,6 +200,28 @@ type OSCI struct {
 	// TrustRoots are PEM files with the CA certificates that intermediary
 	// and content-signer certificates must chain to.
 	TrustRoots []string `yaml:"trust_roots"`
+	// CRLFiles are certificate revocation lists (PEM or DER) of those CAs.
+	// With them every intermediary and content-signer certificate (the
+	// SupplierSignature of responses, the signer of replies) is checked
+	// for revocation, including the CAs below the root. The files are read
+	// again when they change (refresh them by cron); a CRL past its
+	// nextUpdate fails every check until it is refreshed, and so does a
+	// certificate whose issuer has no CRL in the files unless
+	// crl_allow_missing is set.
+	CRLFiles []string `yaml:"crl_files"`
+	// CRLAllowMissing accepts certificates whose issuer has no CRL in
+	// crl_files (e.g. only some CAs publish one). Off by default.
+	CRLAllowMissing bool `yaml:"crl_allow_missing"`
+	// IntermediarySignatureCerts (PEM) are signature certificates the
+	// operator vouches for as intermediaries'. A response's
+	// SupplierSignature must come from the intermediary's pinned
+	// signature certificate: home_signature_cert for the gateway's own
+	// mailbox, the one the DVDV publishes for a recipient's intermediary.
+	// Where none is pinned, it must be one of these or come from the
+	// operator of the intermediary's cipher certificate (same issuing CA
+	// and organisation); the gateway warns at startup when nothing is
+	// pinned for its own mailbox.
+	IntermediarySignatureCerts []string `yaml:"intermediary_signature_certs"`
 	// The gateway's own mailbox (replies): its intermediary's URL and
 	// certificates (PEM). Without HomeURL no replies are polled.
 	HomeURL           string `yaml:"home_url"`
@@ -348,8 +371,10 @@ func (c *Config) resolvePaths(base string) {
 		&c.OSCI.CipherCert, &c.OSCI.CipherKey, &c.OSCI.HomeCipherCert, &c.OSCI.HomeSignatureCert} {
 		abs(p)
 	}
-	for i := range c.OSCI.TrustRoots {
-		abs(&c.OSCI.TrustRoots[i])
+	for _, list := range [][]string{c.OSCI.TrustRoots, c.OSCI.CRLFiles, c.OSCI.IntermediarySignatureCerts} {
+		for i := range list {
+			abs(&list[i])
+		}
 	}
 	abs(&c.DVDV.ClientCert)
 	abs(&c.DVDV.ClientKey)
@@ -379,6 +404,11 @@ func (c *Config) defaults() {
 	def(&c.DataDir, "data")
 	if c.Instance == "" {
 		c.Instance, _ = os.Hostname()
+		// A fully qualified name may be too long or odd; its first label
+		// still names the host.
+		if h, _, ok := strings.Cut(c.Instance, "."); ok && !instanceRe.MatchString(c.Instance) {
+			c.Instance = h
+		}
 	}
 	def(&c.Log.Level, "info")
 	def(&c.Log.Format, "json")
@@ -410,11 +440,14 @@ func (c *Config) defaults() {
 }
 
 var (
-	hex64  = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	plzRe  = regexp.MustCompile(`^[0-9]{5}$`)
-	agsRe  = regexp.MustCompile(`^[0-9]{8}$`)
-	idRe   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-	levels = map[string]bool{"debug": true, "info": true, "warn": true, "error": true}
+	hex64 = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	plzRe = regexp.MustCompile(`^[0-9]{5}$`)
+	agsRe = regexp.MustCompile(`^[0-9]{8}$`)
+	idRe  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	// instanceRe: instance names end up in lease owner ids
+	// ("<instance>/<random>"), which must not be ambiguous.
+	instanceRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+	levels     = map[string]bool{"debug": true, "info": true, "warn": true, "error": true}
 )
 
 // Error lists every problem found in a configuration.
@@ -428,6 +461,9 @@ func (c *Config) validate(getenv func(string) string) error {
 	var p []string
 	bad := func(format string, a ...any) { p = append(p, fmt.Sprintf(format, a...)) }
 
+	if !instanceRe.MatchString(c.Instance) {
+		bad("instance %q: 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit (set instance when the host name does not fit)", c.Instance)
+	}
 	if !levels[c.Log.Level] {
 		bad("log.level %q: want debug, info, warn or error", c.Log.Level)
 	}
@@ -508,6 +544,9 @@ func (c *Config) validate(getenv func(string) string) error {
 		}
 		if o.HomeURL != "" && o.HomeCipherCert == "" {
 			bad("osci.home_cipher_cert is required with osci.home_url")
+		}
+		if o.CRLAllowMissing && len(o.CRLFiles) == 0 {
+			bad("osci.crl_allow_missing needs osci.crl_files")
 		}
 	}
 	if c.Sender.Configured() {

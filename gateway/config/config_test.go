@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -163,4 +164,60 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted a configuration without defaults: %+v", c)
 		}
 	})
+}
+
+// Security review finding 6: the instance name is part of every lease
+// owner id; a name that could be confused with another instance's (or with
+// the random suffix) is refused with the value in the error.
+func TestInstanceNames(t *testing.T) {
+	for _, name := range []string{"gw", "gw-b", "xagw-standby.1", "A_1", strings.Repeat("a", 63)} {
+		if c, err := Load("", env(map[string]string{"XAGW_INSTANCE": name})); err != nil || c.Instance != name {
+			t.Errorf("%q refused: %v", name, err)
+		}
+	}
+	for _, name := range []string{"gw/b", "-gw", ".gw", "gw b", "gw:1", "gw\n", "grüße", strings.Repeat("a", 64)} {
+		_, err := Load("", env(map[string]string{"XAGW_INSTANCE": name}))
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("instance %q", name)) {
+			t.Errorf("%q: %v", name, err)
+		}
+	}
+	// The default (host name) always yields a valid name or says so.
+	if c, err := Load("", env(nil)); err == nil && !instanceRe.MatchString(c.Instance) {
+		t.Fatalf("default instance %q", c.Instance)
+	}
+}
+
+// Finding 7: CRL files and vouched-for intermediary certificates are
+// resolved against the configuration file like every other path.
+func TestRevocationSettings(t *testing.T) {
+	dir := t.TempDir()
+	p := write(t, dir, "x.yaml", `
+transport: {mode: osci, directory_file: dvdv.yaml}
+osci:
+  signer_cert: s.pem
+  signer_key: s.key
+  cipher_cert: c.pem
+  cipher_key: c.key
+  trust_roots: [roots.pem]
+  crl_files: [crl/root.crl, /etc/ssl/issuing.crl]
+  crl_allow_missing: true
+  intermediary_signature_certs: [im.pem]
+`, 0o600)
+	c, err := Load(p, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.OSCI.CRLFiles; len(got) != 2 || got[0] != filepath.Join(dir, "crl", "root.crl") || got[1] != "/etc/ssl/issuing.crl" || !c.OSCI.CRLAllowMissing {
+		t.Fatalf("crl_files %v", got)
+	}
+	if got := c.OSCI.IntermediarySignatureCerts; len(got) != 1 || got[0] != filepath.Join(dir, "im.pem") {
+		t.Fatalf("intermediary_signature_certs %v", got)
+	}
+	p = write(t, dir, "y.yaml", `
+transport: {mode: osci, directory_file: dvdv.yaml}
+osci: {signer_p12: s.p12, cipher_p12: c.p12, pin_env: PIN, trust_roots: [r.pem], crl_allow_missing: true}
+`, 0o600)
+	if _, err := Load(p, env(nil)); err == nil || !strings.Contains(err.Error(), "osci.crl_allow_missing needs osci.crl_files") {
+		t.Fatalf("%v", err)
+	}
 }

@@ -33,8 +33,13 @@ type Config struct {
 	// Cipher receives transport-encrypted responses and content addressed
 	// to the gateway (replies).
 	Cipher *keystore.Identity
-	// Policy checks intermediary and content-signer certificates.
+	// Policy checks intermediary and content-signer certificates (chain,
+	// validity, revocation when it has a RevocationChecker).
 	Policy *keystore.Policy
+	// AcceptIntermediarySignatures are signature certificates the operator
+	// vouches for as intermediaries', for intermediaries whose route pins
+	// none (osci.Config.AcceptIntermediarySignatures).
+	AcceptIntermediarySignatures []*x509.Certificate
 	// HTTPClient performs the requests (osci's default when nil).
 	HTTPClient *http.Client
 	Logger     *slog.Logger
@@ -60,6 +65,11 @@ func New(cfg Config) (*Transport, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Transport{cfg: cfg, clients: map[string]*osci.Client{}}, nil
+}
+
+func fingerprint(der []byte) string {
+	h := sha256.Sum256(der)
+	return hex.EncodeToString(h[:])
 }
 
 func parseCert(der []byte, what string) (*x509.Certificate, error) {
@@ -101,9 +111,15 @@ func (t *Transport) Client(url string, cipherDER, sigDER []byte) (*osci.Client, 
 		}
 	}
 	c, err := osci.NewClient(osci.Config{URL: url, IntermediaryCipher: cipher, IntermediarySignature: sig, Signer: t.cfg.Signer,
-		Cipher: t.cfg.Cipher, Policy: t.cfg.Policy, HTTPClient: t.cfg.HTTPClient, Logger: t.cfg.Logger, PlainTransport: t.cfg.PlainTransport})
+		Cipher: t.cfg.Cipher, Policy: t.cfg.Policy, HTTPClient: t.cfg.HTTPClient, Logger: t.cfg.Logger, PlainTransport: t.cfg.PlainTransport,
+		AcceptIntermediarySignatures: t.cfg.AcceptIntermediarySignatures})
 	if err != nil {
 		return nil, gateway.Permanent("osci_config", err)
+	}
+	if sig == nil {
+		// Once per intermediary: clients are cached.
+		t.cfg.Logger.Warn("no signature certificate pinned for this intermediary; its responses are accepted from the operator of its cipher certificate or from osci.intermediary_signature_certs",
+			"intermediary_url", url, "cipher_cert_sha256", fingerprint(cipherDER))
 	}
 	t.clients[key] = c
 	return c, nil
