@@ -80,9 +80,9 @@ func TestReplyWebhookSignedRetriedAndDelivered(t *testing.T) {
 			t.Fatal(err)
 		}
 		mb := gatewaytest.NewMailbox()
-		p, _ := replies.New(replies.Config{Store: s, Keys: keys, Mailbox: mb, Parser: codec, Notify: d.Hooks, Clock: now})
-		reply := gatewaytest.Antrag(gatewaytest.AntragOptions{TypeCode: "130104", Reader: "ev", ApplicationID: "A", TriggerUUID: uuid})
-		mb.Put(gateway.Incoming{MessageID: "in-1", Content: reply})
+		p, _ := replies.New(replies.Config{Store: s, Keys: keys, Mailbox: mb, Parser: codec, Notify: d.Hooks, Clock: now, Signers: abhSigners{}})
+		reply := gatewaytest.Antrag(gatewaytest.AntragOptions{TypeCode: "130104", Reader: "ev", Author: "01001", ApplicationID: "A", TriggerUUID: uuid})
+		mb.Put(gateway.Incoming{MessageID: "in-1", Content: reply, SignerCert: abhSignature})
 		if _, err := p.PollOnce(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -214,4 +214,15 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("accepted a header that is not the signature: %q", header)
 		}
 	})
+}
+
+// abhSignature stands for the DER of ABH 01001's signature certificate:
+// the poller links a reply (and so announces it) only if its verified
+// signer is the one the DVDV names for the ABH.
+var abhSignature = []byte("signature certificate of ABH 01001")
+
+type abhSigners struct{}
+
+func (abhSigners) Route(_ context.Context, authority, _ string) (gateway.Route, error) {
+	return gateway.Route{Authority: authority, AddresseeSig: abhSignature}, nil
 }
