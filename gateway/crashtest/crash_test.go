@@ -491,14 +491,19 @@ func TestCrashRecovery(t *testing.T) {
 }
 
 // Two gateway processes on one PostgreSQL database: messages posted to
-// either are sent once, and killing one of them mid-way loses nothing.
+// either are sent once. One instance's name is a prefix of the other's
+// ("gw", "gw-b"): when "gw" restarts mid-way it releases only its own
+// crashed run's leases, never the live ones of "gw-b" (security review
+// finding 6; a prefix match freed them and two workers sent at once).
+// Then "gw" is killed for good: its leased messages pass to "gw-b" once
+// the leases expire, and nothing is lost.
 func TestTwoInstancesOnPostgres(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the real binary; skipped with -short")
 	}
 	dsn := testpg.DSN(t)
 	w := newWorld(t, fmt.Sprintf("database: {driver: postgres, dsn: %q}", dsn))
-	cfgA, addrA := w.gatewayConfig("gw-a")
+	cfgA, addrA := w.gatewayConfig("gw")
 	cfgB, addrB := w.gatewayConfig("gw-b")
 	a, b := w.startGateway(cfgA, addrA), w.startGateway(cfgB, addrB)
 	for _, g := range []*gwProc{a, b} {
@@ -514,13 +519,28 @@ func TestTwoInstancesOnPostgres(t *testing.T) {
 		defer aliveMu.Unlock()
 		return append([]string(nil), alive...)
 	}
+	var aLogs []string
 	for i := 0; i < n; i++ {
 		pick := addrs()
 		if err := w.post(ctx, func() []string { return []string{pick[i%len(pick)]} }, "TWO", i); err != nil {
 			t.Fatal(err)
 		}
-		if i == n/2 {
-			a.kill() // its leased messages pass to b once their leases expire
+		switch i {
+		case n / 3:
+			// "gw" crashes and comes back while "gw-b" is delivering.
+			aliveMu.Lock()
+			alive = []string{addrB}
+			aliveMu.Unlock()
+			a.kill()
+			aLogs = append(aLogs, a.out.String())
+			a = w.startGateway(cfgA, addrA)
+			waitFor(t, "gw after its restart", 60*time.Second, a.out.String, func() bool { return w.ready(a) })
+			aliveMu.Lock()
+			alive = []string{addrA, addrB}
+			aliveMu.Unlock()
+		case 2 * n / 3:
+			a.kill() // its leased messages pass to gw-b once their leases expire
+			aLogs = append(aLogs, a.out.String())
 			aliveMu.Lock()
 			alive = []string{addrB}
 			aliveMu.Unlock()
@@ -528,8 +548,15 @@ func TestTwoInstancesOnPostgres(t *testing.T) {
 	}
 	waitFor(t, "all messages delivered", 3*time.Minute, b.out.String, func() bool { return w.delivered(addrB) == n })
 	ev, msgs := w.recoveries(addrB)
-	t.Logf("%d messages (%d times) resolved by process card after gw-a was killed", msgs, ev)
+	t.Logf("%d messages (%d times) resolved by process card after gw was killed", msgs, ev)
 	b.stop(t)
+	// No worker of either instance had its lease taken away while it
+	// held it: gw's restart did not touch gw-b's leases.
+	for _, l := range append(aLogs, b.out.String()) {
+		if k := strings.Count(l, "lease lost"); k > 0 {
+			t.Errorf("%d state changes refused for a lost lease; a restart released another instance's live leases:\n%s", k, l)
+		}
+	}
 	checkExactlyOnce(t, w.mailbox(ctx), "TWO", n)
 }
 

@@ -131,10 +131,14 @@ func New(ctx context.Context, cfg *config.Config, deps Deps, log *slog.Logger, g
 		}
 		subs = append(subs, webhook.Subscriber{ID: w.ID, URL: w.URL, Secret: secret, Events: w.Events, Clients: w.Clients})
 	}
-	// Owner ids are "<instance>-<random>": what a crashed earlier run of
-	// this instance still holds is released now instead of after the lease.
-	owner := cfg.Instance + "-" + store.NewID()[24:]
-	if n, err := d.store.ReleaseLeases(ctx, cfg.Instance+"-"); err != nil {
+	// Owner ids are "<instance>/<random>": what a crashed earlier run of
+	// this instance still holds is released now instead of after the lease
+	// (an exact match on the instance, never another instance's leases).
+	owner, err := store.LeaseOwner(cfg.Instance)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: instance: %w", err)
+	}
+	if n, err := d.store.ReleaseLeases(ctx, cfg.Instance); err != nil {
 		return nil, err
 	} else if n > 0 {
 		log.Warn("released leases of a previous run of this instance; their messages are checked by process card first", "messages", n, "instance", cfg.Instance)

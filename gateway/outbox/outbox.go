@@ -13,7 +13,9 @@
 //     again, and a resend reuses the stored message id, which the
 //     intermediary accepts only once.
 //   - Every change a worker makes is fenced by its lease (store.Apply), so a
-//     worker that lost its lease cannot overwrite its successor's work.
+//     worker that lost its lease cannot overwrite its successor's work, and
+//     one process never has two workers on the same message (its workers
+//     share one lease owner id).
 package outbox
 
 import (
@@ -78,6 +80,8 @@ type Outbox struct {
 	wake    chan struct{}
 	running atomic.Bool
 	m       *instruments
+	// inflight holds the ids of messages a worker of this process is on.
+	inflight sync.Map
 }
 
 // New checks cfg and fills defaults.
@@ -334,10 +338,20 @@ loop:
 		}
 		errDelay = o.cfg.Poll
 		for _, m := range msgs {
+			if _, busy := o.inflight.LoadOrStore(m.ID, struct{}{}); busy {
+				// Our lease ran out while a worker of this process is
+				// still on the message, and we claimed it again. Every
+				// lease check passes for both workers (same owner), so
+				// a second one could send it again under a new id:
+				// leave it to the first.
+				<-sem
+				log.Warn("claimed a message this process is still working on; left to that worker", "message_id", m.ID)
+				continue
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				defer func() { <-sem; o.Wake() }()
+				defer func() { o.inflight.Delete(m.ID); <-sem; o.Wake() }()
 				o.process(workCtx, m)
 			}()
 		}

@@ -605,29 +605,78 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// ReleaseLeases frees the leases of messages and webhook deliveries whose
-// owner starts with ownerPrefix: at startup a gateway instance releases what
-// its previous, crashed incarnation held (owner ids are "<instance>-<random>"),
-// so recovery does not wait for the leases to expire. It returns the number
-// of messages released. The instance name must be unique among running
-// gateways; if it is not, the process-card check before every resend and the
-// intermediary's once-only message ids still prevent a second delivery.
-func (s *Store) ReleaseLeases(ctx context.Context, ownerPrefix string) (int, error) {
-	if ownerPrefix == "" {
-		return 0, errors.New("store: ReleaseLeases needs an owner prefix")
+// leaseSuffixLen is the length of the random part of a lease owner id.
+const leaseSuffixLen = 12
+
+// maxInstanceLen bounds an instance name (it is stored in every lease).
+const maxInstanceLen = 64
+
+// CheckInstance reports whether name can name a gateway instance in lease
+// owner ids: 1 to 64 characters of A–Z, a–z, 0–9, '.', '_' and '-' (what
+// host names use). The rule keeps owner ids unambiguous: "/" separates the
+// instance from the random part and never occurs in a name.
+func CheckInstance(name string) error {
+	if name == "" {
+		return errors.New("store: empty instance name")
 	}
-	n := 0
+	if len(name) > maxInstanceLen {
+		return fmt.Errorf("store: instance name %q is longer than %d characters", name, maxInstanceLen)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("store: instance name %q has %q at byte %d; allowed are A-Z, a-z, 0-9, '.', '_' and '-'", name, c, i)
+		}
+	}
+	return nil
+}
+
+// LeaseOwner returns a new lease owner id for one run of the named gateway
+// instance: "<instance>/<12 hex digits>". ReleaseLeases(instance) matches
+// exactly the ids made here for that instance and no other's.
+func LeaseOwner(instance string) (string, error) {
+	if err := CheckInstance(instance); err != nil {
+		return "", err
+	}
+	var b [leaseSuffixLen / 2]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return instance + "/" + hex.EncodeToString(b[:]), nil
+}
+
+// ReleaseLeases frees the leases of messages and webhook deliveries held by
+// owners LeaseOwner made for instance: at startup a gateway instance
+// releases what its previous, crashed incarnation held, so recovery does not
+// wait for the leases to expire. It returns the number of messages released.
+//
+// The match is exact: the instance part of an owner id must equal instance
+// (instance "gw" never frees the leases of "gw-b"). The instance name must be
+// unique among running gateways sharing the database; if it is not, the
+// process-card check before every resend and the intermediary's once-only
+// message ids still prevent a second delivery.
+func (s *Store) ReleaseLeases(ctx context.Context, instance string) (int, error) {
+	if err := CheckInstance(instance); err != nil {
+		return 0, fmt.Errorf("store: ReleaseLeases: %w", err)
+	}
+	// Owner ids are ASCII (CheckInstance), so character and byte counts
+	// agree on both databases; the length pins the instance part.
+	prefix, n := instance+"/", 0
+	size := len(prefix) + leaseSuffixLen
 	err := s.tx(ctx, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE messages SET lease_owner = NULL, lease_until = NULL
-			WHERE lease_owner IS NOT NULL AND substr(lease_owner, 1, ?) = ?`), len(ownerPrefix), ownerPrefix)
+			WHERE lease_owner IS NOT NULL AND length(lease_owner) = ? AND substr(lease_owner, 1, ?) = ?`), size, len(prefix), prefix)
 		if err != nil {
 			return fmt.Errorf("store: release leases: %w", err)
 		}
 		k, _ := res.RowsAffected()
 		n = int(k)
 		_, err = tx.ExecContext(ctx, s.q(`UPDATE webhook_deliveries SET lease_owner = NULL, lease_until = NULL
-			WHERE lease_owner IS NOT NULL AND substr(lease_owner, 1, ?) = ?`), len(ownerPrefix), ownerPrefix)
-		return err
+			WHERE lease_owner IS NOT NULL AND length(lease_owner) = ? AND substr(lease_owner, 1, ?) = ?`), size, len(prefix), prefix)
+		if err != nil {
+			return fmt.Errorf("store: release webhook leases: %w", err)
+		}
+		return nil
 	})
 	return n, err
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -549,25 +550,69 @@ func TestOpenRejectsBadInput(t *testing.T) {
 func TestReleaseLeasesOfAPreviousIncarnation(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *Store) {
 		ctx := context.Background()
-		for i := 0; i < 3; i++ {
+		// Instances whose names extend one another: a prefix match would
+		// let "gw" free the live leases of all the others (finding 6).
+		instances := []string{"gw", "gw-b", "gw-1", "gw-10", "gw.example", "xagw"}
+		owners := map[string]string{}
+		for _, inst := range instances {
+			o, err := LeaseOwner(inst)
+			if err != nil {
+				t.Fatal(err)
+			}
+			owners[inst] = o
+		}
+		for i := range 2 * len(instances) {
 			s.Accept(ctx, newMsg("c", "", fmt.Sprint(i)), t0)
 		}
-		if got, _ := s.Claim(ctx, "gw-1-aaaa", t0, time.Hour, 2); len(got) != 2 {
-			t.Fatal("claim")
+		if err := s.QueueWebhooks(ctx, []NewWebhook{{Subscriber: "a", Event: "e", SubjectID: "1"}, {Subscriber: "a", Event: "e", SubjectID: "2"}}, t0); err != nil {
+			t.Fatal(err)
 		}
-		if got, _ := s.Claim(ctx, "gw-10-bbbb", t0, time.Hour, 1); len(got) != 1 {
-			t.Fatal("claim")
+		for _, inst := range instances {
+			if got, _ := s.Claim(ctx, owners[inst], t0, time.Hour, 2); len(got) != 2 {
+				t.Fatalf("claim for %s", inst)
+			}
 		}
-		n, err := s.ReleaseLeases(ctx, "gw-1-")
+		if got, _ := s.ClaimWebhooks(ctx, owners["gw"], t0, time.Hour, 1); len(got) != 1 {
+			t.Fatal("claim webhook")
+		}
+		if got, _ := s.ClaimWebhooks(ctx, owners["gw-b"], t0, time.Hour, 1); len(got) != 1 {
+			t.Fatal("claim webhook")
+		}
+
+		// A restart of "gw": a new owner id, and only the old run's leases go.
+		n, err := s.ReleaseLeases(ctx, "gw")
 		if err != nil || n != 2 {
 			t.Fatalf("released %d: %v", n, err)
 		}
-		got, _ := s.Claim(ctx, "gw-1-cccc", t0.Add(time.Second), time.Hour, 10)
-		if len(got) != 2 {
-			t.Fatalf("reclaimed %d, want the 2 released (gw-10's lease is alive)", len(got))
+		held := map[string]int{}
+		ms, _, _ := s.List(ctx, ListFilter{All: true, Limit: 100})
+		for _, m := range ms {
+			held[m.LeaseOwner]++
 		}
-		if _, err := s.ReleaseLeases(ctx, ""); err == nil {
-			t.Fatal("empty prefix accepted")
+		for _, inst := range instances {
+			want := 2
+			if inst == "gw" {
+				want = 0
+			}
+			if held[owners[inst]] != want {
+				t.Errorf("instance %s holds %d leases after gw restarted, want %d", inst, held[owners[inst]], want)
+			}
+		}
+		next, _ := LeaseOwner("gw")
+		if got, _ := s.ClaimWebhooks(ctx, next, t0.Add(time.Second), time.Hour, 10); len(got) != 1 {
+			t.Fatalf("reclaimed %d webhooks, want gw's one (gw-b's lease is alive)", len(got))
+		}
+		if got, _ := s.Claim(ctx, next, t0.Add(time.Second), time.Hour, 10); len(got) != 2 {
+			t.Fatalf("reclaimed %d messages, want the 2 released", len(got))
+		}
+
+		for _, bad := range []string{"", "gw/1", "gw b", "gw\x00", "ä", strings.Repeat("g", 65)} {
+			if _, err := s.ReleaseLeases(ctx, bad); err == nil {
+				t.Errorf("ReleaseLeases(%q) accepted", bad)
+			}
+			if _, err := LeaseOwner(bad); err == nil {
+				t.Errorf("LeaseOwner(%q) accepted", bad)
+			}
 		}
 	})
 }
