@@ -18,14 +18,27 @@ import (
 	"time"
 
 	"github.com/xagw/xagw/gateway"
+	"github.com/xagw/xagw/osci"
 )
 
 // FeedbackError is an OSCI-like feedback error with a code and a retry
-// classification, as the real OSCI client returns.
+// classification, as the real OSCI client returns. For the errors the fake
+// intermediary produces itself, Transport returns the real
+// *osci.FeedbackError, so their classification is osci's own.
 type FeedbackError struct {
 	FeedbackCode string
 	Temporary    bool
 	Text         string
+	// Verified: the feedback came in a response whose signature verified
+	// (osci.FeedbackError.Verified). Only verified feedback can be a
+	// refusal.
+	Verified bool
+}
+
+// Refused reports, as osci.FeedbackError.Refused does for the same code,
+// whether the feedback proves that the order was not carried out.
+func (e *FeedbackError) Refused() bool {
+	return !e.Temporary && (&osci.FeedbackError{Feedback: osci.NewFeedback(osci.Code(e.FeedbackCode)), Verified: e.Verified}).Refused()
 }
 
 func (e *FeedbackError) Error() string {
@@ -72,8 +85,11 @@ type Delivery struct {
 
 // Transport is an in-memory OSCI intermediary implementing
 // gateway.Transport. It enforces what the real one enforces: a delivery
-// needs an issued message id, and a message id is delivered at most once
-// (a second storeDelivery with the same id is rejected permanently).
+// needs an issued message id, and a message id is delivered at most once.
+// Both are refused as osci/intermediary refuses them: a verified
+// *osci.FeedbackError with code 9801 ("MessageId unbekannt, nicht von
+// diesem Intermediär vergeben oder bereits verwendet"), which is permanent
+// and not a refusal of the delivery (it may have been delivered before).
 type Transport struct {
 	mu         sync.Mutex
 	now        func() time.Time
@@ -207,10 +223,10 @@ func (t *Transport) Send(ctx context.Context, out gateway.Outgoing) (gateway.Sen
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if !t.issued[out.MessageID] {
-		return gateway.Sent{}, &FeedbackError{FeedbackCode: "9801", Text: "message id was not issued by this intermediary"}
+		return gateway.Sent{}, idRefused()
 	}
 	if _, dup := t.stored[out.MessageID]; dup {
-		return gateway.Sent{}, &FeedbackError{FeedbackCode: "9802", Text: "message id already used"}
+		return gateway.Sent{}, idRefused()
 	}
 	d := &Delivery{MessageID: out.MessageID, Authority: out.Route.Authority, Content: append([]byte(nil), out.Content...), Subject: out.Subject, Created: t.now()}
 	t.stored[out.MessageID] = d
@@ -223,6 +239,21 @@ func (t *Transport) Send(ctx context.Context, out gateway.Outgoing) (gateway.Sen
 		s.Card = &gateway.ProcessCard{Exists: true, Created: d.Created}
 	}
 	return s, nil
+}
+
+// idRefused is the intermediary's answer to an order with a message id it
+// did not issue or that was used already (OSCI 1.2 feedback 9801, signed).
+func idRefused() error {
+	return &osci.FeedbackError{Feedback: osci.NewFeedback(osci.CodeIllegalMessageID), Verified: true}
+}
+
+// Forget makes the fake intermediary forget that it issued messageID, as an
+// intermediary does when ids expire or after it lost its state: a later
+// delivery under that id is refused with 9801 and no delivery exists.
+func (t *Transport) Forget(messageID string) {
+	t.mu.Lock()
+	delete(t.issued, messageID)
+	t.mu.Unlock()
 }
 
 // ProcessCard reports whether messageID was stored.

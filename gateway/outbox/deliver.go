@@ -21,6 +21,17 @@ const (
 	stepBody  = "body"
 )
 
+// OSCI 1.2 feedback codes the send step treats specially.
+const (
+	// codeIDRefused: "MessageId unbekannt, nicht von diesem Intermediär
+	// vergeben oder bereits verwendet". Already used means delivered —
+	// possibly by an earlier attempt of the same message.
+	codeIDRefused = "9801"
+	// codeDeliveredWithError: "Interner Fehler bei der Weiterleitung,
+	// Zustellung erfolgt".
+	codeDeliveredWithError = "9810"
+)
+
 // attempt carries one worker's progress on one claimed message. Timeline
 // entries collect in events and are committed with the next transition,
 // so the happy path costs few transactions without losing any entry.
@@ -32,16 +43,31 @@ type attempt struct {
 	rjson  []byte // route to persist with the next transition (nil: unchanged)
 	osciID string // message id to persist with the next transition
 	events []store.Event
+	// unused: the stored OSCI message id is proven to carry no delivery (a
+	// verified refusal, or a process card showing none after the send had
+	// ended). Persisted as the resume marker (store.Message.ResumeState),
+	// it lets a later attempt take a new id if the card still shows none —
+	// the only way a message that was sent gets a new id.
+	unused bool
 }
 
 func (a *attempt) note(kind string, st store.State, reason string) {
 	a.events = append(a.events, store.Event{Kind: kind, State: st, Reason: reason, At: a.o.cfg.Clock()})
 }
 
+// marker is the resume marker a live transition persists (see unused).
+func (a *attempt) marker() store.State {
+	if a.unused && a.state == store.StateSending {
+		return store.StateAccepted
+	}
+	return ""
+}
+
 // process runs one attempt on a claimed message. ctx is cancelled only at
 // the drain deadline of a shutdown.
 func (o *Outbox) process(ctx context.Context, m *store.Message) {
-	a := &attempt{o: o, m: m, state: m.State}
+	a := &attempt{o: o, m: m, state: m.State,
+		unused: m.State == store.StateSending && m.ResumeState == store.StateAccepted && m.OSCIMessageID != ""}
 	log := o.cfg.Logger.With("message_id", m.ID, "state", string(m.State), "attempt", m.Attempts+1)
 
 	if m.State == store.StateRouted || m.State == store.StateSending || m.State == store.StateSent {
@@ -64,7 +90,7 @@ func (o *Outbox) process(ctx context.Context, m *store.Message) {
 	switch a.state {
 	case store.StateSending, store.StateSent:
 		// The outcome of an earlier send is open (crash, lost response,
-		// expired lease): ask the intermediary before anything else.
+		// expired lease, revival): ask the intermediary before anything else.
 		card, err := a.card(ctx)
 		if err != nil {
 			a.fail(ctx, log, stepCard, err)
@@ -79,10 +105,39 @@ func (o *Outbox) process(ctx context.Context, m *store.Message) {
 			a.fail(ctx, log, stepCard, gateway.Temporary("card_missing", errors.New("intermediary accepted the delivery but has no process card for it yet")))
 			return
 		}
+		if a.unused {
+			a.restart(ctx, log)
+			return
+		}
 		a.note(store.EventResolved, store.StateSending, "process card: not at the intermediary; sending again with the same message id")
 		a.send(ctx, log)
-		return
-	case store.StateAccepted:
+	case store.StateAccepted, store.StateRouted:
+		a.begin(ctx, log)
+	default:
+		log.Error("claimed a message in a state no worker handles")
+	}
+}
+
+// restart forgets a stored OSCI message id that is proven to carry no
+// delivery and that the process card still shows without one, so the
+// message starts over with a fresh route and id. It ends the attempt (the
+// message is due at once): one attempt makes at most four calls, which the
+// lease is sized for.
+func (a *attempt) restart(ctx context.Context, log *slog.Logger) {
+	old := a.m.OSCIMessageID
+	a.events = append(a.events, store.Event{Kind: store.EventResolved, State: store.StateAccepted, OSCIMessageID: old, At: a.o.cfg.Clock(),
+		Reason: "process card: no delivery under this message id, which was proven unused; starting over with a new route and message id"})
+	a.state, a.unused = store.StateAccepted, false
+	if a.apply(ctx, log, store.Transition{State: store.StateAccepted, Attempts: a.m.Attempts, NextAttemptAt: a.o.cfg.Clock(), ClearOSCI: true}) {
+		log.Info("earlier message id proven unused; starting over with a new one", "old_osci_message_id", old)
+	}
+}
+
+// begin routes (from accepted), obtains a message id, commits it together
+// with "sending" and sends.
+func (a *attempt) begin(ctx context.Context, log *slog.Logger) {
+	o, m := a.o, a.m
+	if a.state == store.StateAccepted {
 		rctx, cancel := context.WithTimeout(ctx, o.cfg.CallTimeout)
 		t := time.Now()
 		r, err := o.cfg.Router.Route(rctx, m.Recipient, m.Version)
@@ -99,40 +154,32 @@ func (o *Outbox) process(ctx context.Context, m *store.Message) {
 		}
 		a.route, a.rjson, a.state = r, rj, store.StateRouted
 		a.note(store.EventRouted, store.StateRouted, "intermediary "+r.IntermediaryURL+", scenario "+string(r.Scenario))
-		fallthrough
-	case store.StateRouted:
-		ictx, cancel := context.WithTimeout(ctx, o.cfg.CallTimeout)
-		t := time.Now()
-		id, err := o.cfg.Transport.NewMessageID(ictx, a.route)
-		cancel()
-		o.m.step(stepID, t)
-		if err != nil {
-			a.fail(ctx, log, stepID, err)
-			return
-		}
-		a.osciID = id
-		a.note(store.EventIDObtained, store.StateRouted, "")
-		// The id is committed before the send starts: from here on a
-		// crash leaves "sending", which is resolved by process card.
-		a.note(store.EventSending, store.StateSending, "")
-		if !a.apply(ctx, log, store.Transition{State: store.StateSending, Attempts: m.Attempts, KeepLease: true}) {
-			return
-		}
-		a.state = store.StateSending
-		a.send(ctx, log)
-	default:
-		log.Error("claimed a message in a state no worker handles")
 	}
+	ictx, cancel := context.WithTimeout(ctx, o.cfg.CallTimeout)
+	t := time.Now()
+	id, err := o.cfg.Transport.NewMessageID(ictx, a.route)
+	cancel()
+	o.m.step(stepID, t)
+	if err != nil {
+		a.fail(ctx, log, stepID, err)
+		return
+	}
+	a.osciID = id
+	a.note(store.EventIDObtained, store.StateRouted, "")
+	// The id is committed before the send starts: from here on a crash
+	// leaves "sending", which is resolved by process card.
+	a.note(store.EventSending, store.StateSending, "")
+	if !a.apply(ctx, log, store.Transition{State: store.StateSending, Attempts: m.Attempts, KeepLease: true}) {
+		return
+	}
+	a.state = store.StateSending
+	a.send(ctx, log)
 }
 
 // send delivers the body with the stored message id and finishes the
 // attempt. a.state is StateSending and committed.
 func (a *attempt) send(ctx context.Context, log *slog.Logger) {
 	o, m := a.o, a.m
-	id := a.osciID
-	if id == "" {
-		id = m.OSCIMessageID
-	}
 	body, err := o.Body(ctx, m.ID)
 	if err != nil {
 		// Without the body (purged, key missing) nothing can be sent;
@@ -142,11 +189,11 @@ func (a *attempt) send(ctx context.Context, log *slog.Logger) {
 	}
 	sctx, cancel := context.WithTimeout(ctx, o.cfg.CallTimeout)
 	t := time.Now()
-	sent, err := o.cfg.Transport.Send(sctx, gateway.Outgoing{MessageID: id, Subject: "XAusländer " + m.TypeCode, Content: body, Route: a.route})
+	sent, err := o.cfg.Transport.Send(sctx, gateway.Outgoing{MessageID: a.currentOSCI(), Subject: "XAusländer " + m.TypeCode, Content: body, Route: a.route})
 	cancel()
 	o.m.step(stepSend, t)
 	if err != nil {
-		a.fail(ctx, log, stepSend, err)
+		a.sendFailed(ctx, log, err)
 		return
 	}
 	a.note(store.EventSent, store.StateSent, "")
@@ -173,6 +220,71 @@ func (a *attempt) send(ctx context.Context, log *slog.Logger) {
 		card = &c
 	}
 	a.delivered(ctx, log, *card)
+}
+
+// refused reports whether err proves that the intermediary (or passive
+// recipient) rejected the order itself, so nothing was delivered: a verified
+// refusal (osci.FeedbackError.Refused). Unsigned faults, responses that
+// could not be read or verified, 9801, 9810 and unknown codes prove nothing.
+func refused(err error) bool {
+	var r interface{ Refused() bool }
+	return errors.As(err, &r) && r.Refused()
+}
+
+// sendFailed decides what a failed delivery call means for exactly-once.
+// Only a verified refusal proves that nothing was delivered. Every other
+// permanent failure — a response that could not be parsed, decrypted or
+// verified, an unsigned fault, 9801, 9810, an unknown code — leaves the
+// outcome open: the intermediary may hold the delivery. Such a failure is
+// resolved through the process card at once; retryable ones are resolved by
+// the card check that starts the next attempt.
+func (a *attempt) sendFailed(ctx context.Context, log *slog.Logger, err error) {
+	if refused(err) {
+		a.unused = true
+	}
+	if ctx.Err() != nil || a.unused || gateway.IsRetryable(err) {
+		a.fail(ctx, log, stepSend, err)
+		return
+	}
+	code := gateway.ErrorCode(err)
+	card, cerr := a.card(ctx)
+	if cerr != nil || card.Exists {
+		// fail counts the other outcomes.
+		a.o.m.failures.Inc(stepSend, code)
+	}
+	if cerr != nil {
+		// Cannot tell now; the state stays "sending" (or a dead letter
+		// resuming there), so the card is asked before any resend.
+		a.events = append(a.events, store.Event{Kind: store.EventFailed, State: a.state, Code: code,
+			Reason: fmt.Sprintf("%s: %v (outcome open)", stepSend, err), At: a.o.cfg.Clock()})
+		a.fail(ctx, log, stepCard, cerr)
+		return
+	}
+	if card.Exists {
+		a.events = append(a.events, store.Event{Kind: store.EventFailed, State: a.state, Code: code,
+			Reason: fmt.Sprintf("%s: %v (outcome open)", stepSend, err), At: a.o.cfg.Clock()})
+		a.note(store.EventResolved, store.StateSent, "process card shows the message at the intermediary despite the failed send")
+		log.Warn("send failed but the process card shows the delivery", "code", code, "err", err)
+		a.delivered(ctx, log, card)
+		return
+	}
+	switch code {
+	case codeIDRefused:
+		// The intermediary refuses the id and holds no delivery under it:
+		// the id is unknown to it, expired or not issued by it, and can
+		// never carry a delivery. Try again with a new one.
+		a.unused = true
+		a.fail(ctx, log, stepSend, gateway.Temporary(code, fmt.Errorf("%w; the process card shows no delivery under this id, so the next attempt takes a new one", err)))
+	case codeDeliveredWithError:
+		// The intermediary says it delivered, its process card says it
+		// holds nothing. Trust neither: no resend and no new id without
+		// an operator; a revival asks the card again first.
+		a.fail(ctx, log, stepSend, fmt.Errorf("%w; but the process card shows no delivery: check with the intermediary's operator before retrying", err))
+	default:
+		// The send is over and the card shows no delivery under the id.
+		a.unused = true
+		a.fail(ctx, log, stepSend, err)
+	}
 }
 
 func (a *attempt) card(ctx context.Context) (gateway.ProcessCard, error) {
@@ -239,15 +351,13 @@ func (a *attempt) fail(ctx context.Context, log *slog.Logger, step string, err e
 	attempts := m.Attempts + 1
 	permanent := !gateway.IsRetryable(err)
 	if permanent || attempts >= o.cfg.Retry.MaxAttempts {
-		// Where a revived message continues: if the intermediary may hold
-		// it, check the process card first; if it refused the delivery
-		// (a permanent answer to the send) or we never sent, start over.
+		// Where a revived message continues. A message that may have
+		// been sent resumes in "sending": Revive keeps its id and the
+		// worker asks the process card first. The marker (unused) lets a
+		// revival take a new id only if the card still shows none.
 		resume := store.StateAccepted
-		if a.state == store.StateSending || a.state == store.StateSent {
+		if (a.state == store.StateSending || a.state == store.StateSent) && !a.unused {
 			resume = store.StateSending
-			if step == stepSend && permanent {
-				resume = store.StateAccepted
-			}
 		}
 		why := "permanent error"
 		if !permanent {
@@ -288,6 +398,9 @@ func (a *attempt) apply(ctx context.Context, log *slog.Logger, t store.Transitio
 	}
 	if t.KeepLease {
 		t.LeaseUntil = o.cfg.Clock().Add(o.cfg.Lease)
+	}
+	if !t.State.Terminal() && t.ResumeState == "" {
+		t.ResumeState = a.marker()
 	}
 	err := o.cfg.Store.Apply(dctx, a.m.ID, o.cfg.Owner, o.cfg.Clock(), t)
 	if err != nil {

@@ -4,7 +4,7 @@
 // is computed from the stored attempt count and persisted, never slept in
 // memory.
 //
-// Exactly-once delivery rests on three rules:
+// Exactly-once delivery rests on these rules:
 //   - The OSCI message id is committed, together with the state "sending",
 //     before the delivery call starts.
 //   - A message found in "sending" (a worker crashed, the lease expired, or
@@ -12,6 +12,15 @@
 //     through the intermediary's process card before anything is sent
 //     again, and a resend reuses the stored message id, which the
 //     intermediary accepts only once.
+//   - A failed send is "refused" only on a verified refusal
+//     (osci.FeedbackError.Refused). Every other failure — a response that
+//     cannot be parsed, decrypted or verified, an unsigned fault, 9801,
+//     9810, an unknown code — may hide a delivery and is resolved through
+//     the process card.
+//   - A message gets a new message id only when its stored id is proven to
+//     carry no delivery (a verified refusal, or a process card showing none
+//     after the send had ended) and a process card asked afterwards still
+//     shows none. Reviving a dead letter never forgets an id by itself.
 //   - Every change a worker makes is fenced by its lease (store.Apply), so a
 //     worker that lost its lease cannot overwrite its successor's work, and
 //     one process never has two workers on the same message (its workers

@@ -82,7 +82,12 @@ type Message struct {
 	MessageUUID    string
 	ApplicationID  string
 	State          State
-	// ResumeState is where a dead letter continues when revived.
+	// ResumeState is where a dead letter continues when revived. On a live
+	// message in StateSending, StateAccepted here records that the stored
+	// OSCI message id was proven to carry no delivery (a verified refusal,
+	// or a process card showing none after the send had ended): if the
+	// process card still shows none, the worker starts over with a new
+	// route and id instead of resending under the old one.
 	ResumeState   State
 	Attempts      int
 	NextAttemptAt time.Time // zero for terminal states
@@ -391,11 +396,16 @@ type Transition struct {
 
 	Route         []byte // set the route (nil: unchanged)
 	OSCIMessageID string // set the OSCI message id ("": unchanged)
-	ClearOSCI     bool   // forget the OSCI message id and route (restart from accepted)
-	ErrorCode     string // last error code and text ("" clears them)
-	Error         string
-	ResumeState   State     // for StateDead: where a revival continues
-	DeliveredAt   time.Time // for StateDelivered
+	// ClearOSCI forgets the OSCI message id (and the route, unless Route
+	// sets a new one) to restart from accepted. Only for an id that is
+	// proven to carry no delivery (see Message.ResumeState).
+	ClearOSCI bool
+	ErrorCode string // last error code and text ("" clears them)
+	Error     string
+	// ResumeState: for StateDead, where a revival continues; for a live
+	// state, the marker described at Message.ResumeState ("" clears it).
+	ResumeState State
+	DeliveredAt time.Time // for StateDelivered
 	// Webhooks are queued in the same transaction (SubjectID required).
 	Webhooks []NewWebhook
 }
@@ -429,7 +439,13 @@ func (s *Store) Apply(ctx context.Context, id, owner string, now time.Time, t Tr
 		args = append(args, t.OSCIMessageID)
 	}
 	if t.ClearOSCI {
-		set = append(set, "osci_message_id = ''", "route = NULL")
+		if t.OSCIMessageID != "" {
+			return errors.New("store: a transition cannot both set and clear the OSCI message id")
+		}
+		set = append(set, "osci_message_id = ''")
+		if t.Route == nil {
+			set = append(set, "route = NULL")
+		}
 	}
 	if !t.DeliveredAt.IsZero() {
 		set = append(set, "delivered_at = ?")
@@ -473,10 +489,17 @@ func (s *Store) addEvents(ctx context.Context, tx *sqlx.Tx, id string, now time.
 	return nil
 }
 
-// Revive puts a dead-lettered message of client back to work: it continues
-// at its resume state (accepted, or sending when a send may have happened,
-// so the process card is checked before any resend) with a fresh attempt
-// count. admin may revive any client's message.
+// Revive puts a dead-lettered message of client back to work with a fresh
+// attempt count. admin may revive any client's message.
+//
+// Revive never forgets a stored OSCI message id: a message that has one
+// continues in StateSending, so the worker asks the intermediary's process
+// card before anything else. Only if the card shows no delivery under that
+// id does the message get a new id, and only when the dead letter's resume
+// state was StateAccepted (the id was proven to carry no delivery); else it
+// is resent under the same id, which the intermediary accepts at most once.
+// A message without an id was never sent and starts over from accepted.
+// Of two concurrent revivals of the same message, one gets ErrState.
 func (s *Store) Revive(ctx context.Context, id, clientID string, admin bool, now time.Time) (*Message, error) {
 	var out *Message
 	err := s.tx(ctx, func(tx *sqlx.Tx) error {
@@ -494,23 +517,28 @@ func (s *Store) Revive(ctx context.Context, id, clientID string, admin bool, now
 		if row.PurgedAt.Valid {
 			return fmt.Errorf("%w: message body was purged", ErrState)
 		}
-		resume := State(row.ResumeState)
-		if resume != StateSending || row.OSCIMessageID == "" {
-			resume = StateAccepted
+		state, marker, reason := StateAccepted, State(""), "starting over from routing (no OSCI message id was ever used)"
+		if row.OSCIMessageID != "" {
+			state, reason = StateSending, "process card first; resend under the same OSCI message id if it shows no delivery"
+			if State(row.ResumeState) == StateAccepted {
+				marker, reason = StateAccepted, "process card first; new route and OSCI message id if it shows no delivery (the old id was proven unused)"
+			}
 		}
-		q := `UPDATE messages SET state = ?, attempts = 0, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL,
-			resume_state = '', last_error_code = '', last_error = '', updated_at = ?`
-		if resume == StateAccepted {
-			q += `, osci_message_id = '', route = NULL`
-		}
-		if _, err := tx.ExecContext(ctx, s.q(q+` WHERE id = ? AND state = ?`), string(resume), ms2(now), ms2(now), id, string(StateDead)); err != nil {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE messages SET state = ?, attempts = 0, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL,
+			resume_state = ?, last_error_code = '', last_error = '', updated_at = ? WHERE id = ? AND state = ?`),
+			string(state), ms2(now), string(marker), ms2(now), id, string(StateDead))
+		if err != nil {
 			return fmt.Errorf("store: revive: %w", err)
 		}
-		if err := s.addEvents(ctx, tx, id, now, 0, "", []Event{{Kind: EventRevived, State: resume}}); err != nil {
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("%w: message was revived concurrently", ErrState)
+		}
+		if err := s.addEvents(ctx, tx, id, now, 0, "", []Event{{Kind: EventRevived, State: state, Reason: reason}}); err != nil {
 			return err
 		}
 		out = row.message()
-		out.State, out.Attempts, out.NextAttemptAt = resume, 0, now
+		out.State, out.ResumeState, out.Attempts, out.NextAttemptAt = state, marker, 0, now
+		out.LastErrorCode, out.LastError, out.LeaseOwner, out.LeaseUntil = "", "", "", time.Time{}
 		return nil
 	})
 	return out, err

@@ -282,36 +282,124 @@ func TestReviveDeadLetter(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *Store) {
 		ctx := context.Background()
 		sent, _, _ := s.Accept(ctx, newMsg("c1", "", "a"), t0)
-		plain, _, _ := s.Accept(ctx, newMsg("c1", "", "b"), t0)
+		refused, _, _ := s.Accept(ctx, newMsg("c1", "", "b"), t0)
+		unsent, _, _ := s.Accept(ctx, newMsg("c1", "", "c"), t0)
 		s.Claim(ctx, "w", t0, time.Minute, 10)
 		s.Apply(ctx, sent.ID, "w", t0, Transition{State: StateDead, ResumeState: StateSending, OSCIMessageID: "m-1", Route: []byte("{}"), ErrorCode: "transient", Error: "attempts exhausted"})
-		s.Apply(ctx, plain.ID, "w", t0, Transition{State: StateDead, ResumeState: StateAccepted, OSCIMessageID: "m-2", ErrorCode: "9802", Error: "rejected"})
+		s.Apply(ctx, refused.ID, "w", t0, Transition{State: StateDead, ResumeState: StateAccepted, OSCIMessageID: "m-2", Route: []byte("{}"), ErrorCode: "9701", Error: "refused"})
+		s.Apply(ctx, unsent.ID, "w", t0, Transition{State: StateDead, ResumeState: StateAccepted, ErrorCode: "no_service", Error: "no route"})
 
 		if _, err := s.Revive(ctx, sent.ID, "other-client", false, t0); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("other client revived: %v", err)
 		}
 		r, err := s.Revive(ctx, sent.ID, "c1", false, t0.Add(time.Minute))
-		if err != nil || r.State != StateSending {
+		if err != nil || r.State != StateSending || r.ResumeState != "" {
 			t.Fatalf("revive uncertain: %v %+v", err, r)
 		}
 		cur, _ := s.Get(ctx, sent.ID)
-		if cur.State != StateSending || cur.OSCIMessageID != "m-1" || cur.Attempts != 0 || cur.LastError != "" {
+		if cur.State != StateSending || cur.OSCIMessageID != "m-1" || cur.Attempts != 0 || cur.LastError != "" || cur.ResumeState != "" {
 			t.Fatalf("revived uncertain message: %+v", cur)
 		}
-		r, err = s.Revive(ctx, plain.ID, "admin", true, t0.Add(time.Minute))
+		// A refused message keeps its id too (finding 1): the worker asks
+		// the process card first, and only if it shows no delivery does
+		// the marker let it start over with a new id.
+		r, err = s.Revive(ctx, refused.ID, "admin", true, t0.Add(time.Minute))
+		if err != nil || r.State != StateSending || r.ResumeState != StateAccepted {
+			t.Fatalf("revive refused: %v %+v", err, r)
+		}
+		cur, _ = s.Get(ctx, refused.ID)
+		if cur.State != StateSending || cur.OSCIMessageID != "m-2" || cur.Route == nil || cur.ResumeState != StateAccepted {
+			t.Fatalf("revived refused message lost its OSCI id, route or marker: %+v", cur)
+		}
+		// Never sent: starts over from routing.
+		r, err = s.Revive(ctx, unsent.ID, "c1", false, t0.Add(time.Minute))
 		if err != nil || r.State != StateAccepted {
-			t.Fatalf("revive rejected: %v", err)
+			t.Fatalf("revive unsent: %v %+v", err, r)
 		}
-		cur, _ = s.Get(ctx, plain.ID)
-		if cur.OSCIMessageID != "" || cur.Route != nil {
-			t.Fatalf("rejected message keeps its old OSCI id/route: %+v", cur)
-		}
-		if _, err := s.Revive(ctx, plain.ID, "c1", false, t0); !errors.Is(err, ErrState) {
+		if _, err := s.Revive(ctx, refused.ID, "c1", false, t0); !errors.Is(err, ErrState) {
 			t.Fatalf("revived a live message: %v", err)
 		}
-		evs, _ := s.Timeline(ctx, plain.ID)
-		if evs[len(evs)-1].Kind != EventRevived {
+		evs, _ := s.Timeline(ctx, refused.ID)
+		if evs[len(evs)-1].Kind != EventRevived || evs[len(evs)-1].State != StateSending {
 			t.Fatalf("timeline %+v", evs)
+		}
+	})
+}
+
+// Two operators retrying the same dead letter at once: one revival, one
+// ErrState, one timeline entry.
+func TestConcurrentReviveOnce(t *testing.T) {
+	eachDB(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		for round := range 5 {
+			m, _, _ := s.Accept(ctx, newMsg("c1", "", fmt.Sprint("r", round)), t0)
+			s.Claim(ctx, "w", t0, time.Minute, 10)
+			if err := s.Apply(ctx, m.ID, "w", t0, Transition{State: StateDead, ResumeState: StateSending, OSCIMessageID: "m", Route: []byte("{}")}); err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			errs := make([]error, 4)
+			for i := range errs {
+				wg.Add(1)
+				go func() { defer wg.Done(); _, errs[i] = s.Revive(ctx, m.ID, "c1", false, t0) }()
+			}
+			wg.Wait()
+			ok := 0
+			for _, err := range errs {
+				switch {
+				case err == nil:
+					ok++
+				case !errors.Is(err, ErrState):
+					t.Fatalf("revive: %v", err)
+				}
+			}
+			evs, _ := s.Timeline(ctx, m.ID)
+			revived := 0
+			for _, e := range evs {
+				if e.Kind == EventRevived {
+					revived++
+				}
+			}
+			if ok != 1 || revived != 1 {
+				t.Fatalf("%d revivals succeeded, %d revived events; want 1 and 1", ok, revived)
+			}
+		}
+	})
+}
+
+// ClearOSCI forgets the id; with a new route in the same transition the
+// route is kept.
+func TestApplyClearOSCI(t *testing.T) {
+	eachDB(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		m, _, _ := s.Accept(ctx, newMsg("c1", "", "x"), t0)
+		s.Claim(ctx, "w", t0, time.Minute, 1)
+		keep := Transition{KeepLease: true, LeaseUntil: t0.Add(time.Minute)}
+		tr := keep
+		tr.State, tr.OSCIMessageID, tr.Route = StateSending, "m-1", []byte(`{"a":1}`)
+		if err := s.Apply(ctx, m.ID, "w", t0, tr); err != nil {
+			t.Fatal(err)
+		}
+		tr = keep
+		tr.State, tr.ClearOSCI, tr.OSCIMessageID = StateAccepted, true, "m-2"
+		if err := s.Apply(ctx, m.ID, "w", t0, tr); err == nil {
+			t.Fatal("set and clear in one transition accepted")
+		}
+		tr = keep
+		tr.State, tr.ClearOSCI = StateAccepted, true
+		if err := s.Apply(ctx, m.ID, "w", t0, tr); err != nil {
+			t.Fatal(err)
+		}
+		if cur, _ := s.Get(ctx, m.ID); cur.OSCIMessageID != "" || cur.Route != nil {
+			t.Fatalf("after ClearOSCI: %+v", cur)
+		}
+		tr = keep
+		tr.State, tr.ClearOSCI, tr.Route = StateRouted, true, []byte(`{"b":2}`)
+		if err := s.Apply(ctx, m.ID, "w", t0, tr); err != nil {
+			t.Fatal(err)
+		}
+		if cur, _ := s.Get(ctx, m.ID); string(cur.Route) != `{"b":2}` {
+			t.Fatalf("route %q", cur.Route)
 		}
 	})
 }
