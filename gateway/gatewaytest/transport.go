@@ -100,6 +100,7 @@ type Transport struct {
 	faults     map[Op][]Fault
 	calls      map[Op]int
 	sendHook   func(out gateway.Outgoing)
+	answer     func(out gateway.Outgoing) []byte
 	cardInSend bool
 }
 
@@ -122,6 +123,17 @@ func (t *Transport) CardInSendResponse(on bool) {
 func (t *Transport) Script(op Op, faults ...Fault) {
 	t.mu.Lock()
 	t.faults[op] = append(t.faults[op], faults...)
+	t.mu.Unlock()
+}
+
+// Answer makes the passive recipient answer mediated deliveries
+// (ScenarioMediate routes): fn's result becomes Sent.Response, the
+// synchronous answer OSCI's mediateDelivery returns and cannot fetch again.
+// A Send that fails after storing (Fault.AfterStore) loses the answer. fn
+// runs under t's lock and must not call t.
+func (t *Transport) Answer(fn func(out gateway.Outgoing) []byte) {
+	t.mu.Lock()
+	t.answer = fn
 	t.mu.Unlock()
 }
 
@@ -235,6 +247,9 @@ func (t *Transport) Send(ctx context.Context, out gateway.Outgoing) (gateway.Sen
 		return gateway.Sent{}, f.Err // stored, but the caller never hears of it
 	}
 	s := gateway.Sent{At: d.Created}
+	if out.Route.Scenario == gateway.ScenarioMediate && t.answer != nil {
+		s.Response = t.answer(out)
+	}
 	if t.cardInSend {
 		s.Card = &gateway.ProcessCard{Exists: true, Created: d.Created}
 	}
@@ -290,6 +305,14 @@ func NewRouter(intermediaryURL string, authorities ...string) *Router {
 		r.routes[a] = gateway.Route{Authority: a, Service: "urn:test:xauslaender", IntermediaryURL: intermediaryURL, Scenario: gateway.ScenarioStore}
 	}
 	return r
+}
+
+// Set replaces the route of r.Authority (e.g. to test the mediate
+// scenario). Route still fills in Service.
+func (r *Router) Set(route gateway.Route) {
+	r.mu.Lock()
+	r.routes[route.Authority] = route
+	r.mu.Unlock()
 }
 
 // Fail queues errors for the next Route calls.

@@ -14,11 +14,12 @@ import (
 
 // Steps of a delivery attempt, used as metric labels and in logs.
 const (
-	stepRoute = "route"
-	stepID    = "message_id"
-	stepSend  = "send"
-	stepCard  = "process_card"
-	stepBody  = "body"
+	stepRoute    = "route"
+	stepID       = "message_id"
+	stepSend     = "send"
+	stepCard     = "process_card"
+	stepBody     = "body"
+	stepResponse = "response" // keeping and handing on a mediateDelivery's answer
 )
 
 // OSCI 1.2 feedback codes the send step treats specially.
@@ -31,6 +32,10 @@ const (
 	// Zustellung erfolgt".
 	codeDeliveredWithError = "9810"
 )
+
+// codeResponseLost marks a delivered message whose mediated answer could not
+// be kept (last_error_code of the delivered row).
+const codeResponseLost = "response_lost"
 
 // attempt carries one worker's progress on one claimed message. Timeline
 // entries collect in events and are committed with the next transition,
@@ -49,6 +54,12 @@ type attempt struct {
 	// it lets a later attempt take a new id if the card still shows none —
 	// the only way a message that was sent gets a new id.
 	unused bool
+	// sendOK: Send returned without error in this attempt, so whether the
+	// passive recipient answered (mediate scenario) is known.
+	sendOK bool
+	// answer is the passive recipient's answer, kept in the store by this
+	// attempt (nil: none, or not received in this attempt).
+	answer []byte
 }
 
 func (a *attempt) note(kind string, st store.State, reason string) {
@@ -196,18 +207,32 @@ func (a *attempt) send(ctx context.Context, log *slog.Logger) {
 		a.sendFailed(ctx, log, err)
 		return
 	}
+	a.sendOK = true
 	a.note(store.EventSent, store.StateSent, "")
-	if sent.Response != nil && o.cfg.OnResponse != nil {
-		if err := o.cfg.OnResponse(ctx, m, sent.Response); err != nil {
-			log.Error("storing the mediated response failed", "err", err)
+	if sent.Response != nil {
+		// The passive recipient's answer exists only in this response:
+		// keep it, sealed, in the same transaction that records the
+		// delivery, before anything else can fail.
+		keyID, sealed, err := o.cfg.Keys.Seal(sent.Response, AAD(m.ID, store.PartResponse))
+		if err != nil {
+			a.fail(ctx, log, stepResponse, err)
+			return
 		}
+		a.note(store.EventResponseKept, store.StateSent, fmt.Sprintf("the recipient's answer (%d bytes) is stored with the message", len(sent.Response)))
+		if !a.apply(ctx, log, store.Transition{State: store.StateSent, Attempts: m.Attempts, KeepLease: true,
+			Blobs: []store.Blob{{Part: store.PartResponse, KeyID: keyID, Data: sealed, Size: int64(len(sent.Response))}}}) {
+			return
+		}
+		a.state, a.answer = store.StateSent, sent.Response
 	}
 	card := sent.Card
 	if card == nil || !card.Exists {
-		if !a.apply(ctx, log, store.Transition{State: store.StateSent, Attempts: m.Attempts, KeepLease: true}) {
-			return
+		if a.state != store.StateSent {
+			if !a.apply(ctx, log, store.Transition{State: store.StateSent, Attempts: m.Attempts, KeepLease: true}) {
+				return
+			}
+			a.state = store.StateSent
 		}
-		a.state = store.StateSent
 		c, err := a.card(ctx)
 		if err != nil {
 			a.fail(ctx, log, stepCard, err)
@@ -306,6 +331,18 @@ func (a *attempt) card(ctx context.Context) (gateway.ProcessCard, error) {
 
 func (a *attempt) delivered(ctx context.Context, log *slog.Logger, card gateway.ProcessCard) {
 	o, m := a.o, a.m
+	t := store.Transition{State: store.StateDelivered, Attempts: m.Attempts}
+	if a.route.Scenario == gateway.ScenarioMediate {
+		ok, lost := a.handOver(ctx, log)
+		if !ok {
+			return
+		}
+		if lost {
+			a.note(store.EventResponseLost, store.StateSent, "the intermediary confirms the delivery, but the recipient's synchronous answer never reached the store; OSCI cannot fetch it again")
+			t.ErrorCode, t.Error = codeResponseLost, "delivered, but the recipient's synchronous answer (mediateDelivery) was lost before it could be stored"
+			log.Error("mediated delivery confirmed but the recipient's answer was lost", "osci_message_id", a.currentOSCI())
+		}
+	}
 	now := o.cfg.Clock()
 	reason := ""
 	if !card.Created.IsZero() {
@@ -313,7 +350,7 @@ func (a *attempt) delivered(ctx context.Context, log *slog.Logger, card gateway.
 	}
 	a.note(store.EventReceipt, store.StateSent, reason)
 	a.note(store.EventDelivered, store.StateDelivered, "")
-	t := store.Transition{State: store.StateDelivered, Attempts: m.Attempts, DeliveredAt: now}
+	t.DeliveredAt = now
 	if o.cfg.Notify != nil {
 		t.Webhooks = withSubject(o.cfg.Notify(EventMessageDelivered, m.ClientID), m.ID)
 	}
@@ -323,6 +360,43 @@ func (a *attempt) delivered(ctx context.Context, log *slog.Logger, card gateway.
 	o.m.delivered.Inc()
 	o.m.deliverySeconds.Observe(now.Sub(m.CreatedAt).Seconds())
 	log.Info("message delivered", "osci_message_id", a.currentOSCI())
+}
+
+// handOver makes sure a passive recipient's answer to a mediateDelivery is
+// kept and handed to OnResponse before the message counts as delivered.
+// ok=false: the attempt ended (a retry is scheduled). lost: the answer can
+// no longer be had, because the send's outcome was learned from the process
+// card (crash, or a response that could not be read) and no earlier attempt
+// stored an answer.
+func (a *attempt) handOver(ctx context.Context, log *slog.Logger) (ok, lost bool) {
+	o := a.o
+	answer := a.answer
+	if answer == nil && !a.sendOK {
+		b, err := o.Part(ctx, a.m.ID, store.PartResponse)
+		switch {
+		case err == nil:
+			answer = b
+		case errors.Is(err, store.ErrNotFound):
+			// "sent" is committed together with the answer, so a
+			// message that reached "sent" without one had none.
+			return true, a.state != store.StateSent
+		default:
+			a.fail(ctx, log, stepResponse, err)
+			return false, false
+		}
+	}
+	if answer == nil || o.cfg.OnResponse == nil {
+		return true, false
+	}
+	mm := *a.m
+	mm.OSCIMessageID = a.currentOSCI()
+	if err := o.cfg.OnResponse(ctx, &mm, answer); err != nil {
+		// The answer is safe in the store; the message stays short of
+		// "delivered" and the hand-over is tried again.
+		a.fail(ctx, log, stepResponse, err)
+		return false, false
+	}
+	return true, false
 }
 
 func (a *attempt) currentOSCI() string {

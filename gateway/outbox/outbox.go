@@ -79,7 +79,12 @@ type Config struct {
 	// (EventMessageDelivered, EventMessageDead); nil queues none.
 	Notify func(event, clientID string) []store.NewWebhook
 	// OnResponse receives the passive recipient's synchronous answer of a
-	// mediateDelivery (the reply side stores it in the inbox).
+	// mediateDelivery (the reply side stores it in the inbox). The outbox
+	// has already stored the answer, sealed, with the message
+	// (store.PartResponse) in the transaction that recorded the delivery;
+	// m.OSCIMessageID is the id it was sent under. An error keeps the
+	// message short of "delivered" and the hand-over is retried, so
+	// OnResponse must be idempotent per m.OSCIMessageID.
 	OnResponse func(ctx context.Context, m *store.Message, response []byte) error
 }
 

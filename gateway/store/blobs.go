@@ -24,6 +24,10 @@ const (
 	PartBody = "body"
 	// PartProblem holds the full reason an inbox item could not be read.
 	PartProblem = "problem"
+	// PartResponse holds a passive recipient's synchronous answer to a
+	// mediateDelivery, stored with the message in the same transaction as
+	// the transition that records the delivery (OSCI cannot fetch it again).
+	PartResponse = "response"
 )
 
 func (s *Store) putBlobs(ctx context.Context, tx *sqlx.Tx, owner string, blobs []Blob, now time.Time) error {

@@ -68,6 +68,13 @@ const (
 	EventDead       = "dead_lettered"
 	EventRevived    = "revived"
 	EventPurged     = "purged"
+	// EventResponseKept: a passive recipient's synchronous answer (mediate
+	// scenario) was stored with the message.
+	EventResponseKept = "response_kept"
+	// EventResponseLost: the intermediary confirms a mediated delivery, but
+	// the recipient's synchronous answer never reached the store (crash or
+	// unreadable response before it was kept). OSCI cannot fetch it again.
+	EventResponseLost = "response_lost"
 )
 
 // Message is an outbox row (no body: see Blob).
@@ -400,6 +407,9 @@ type Transition struct {
 	// sets a new one) to restart from accepted. Only for an id that is
 	// proven to carry no delivery (see Message.ResumeState).
 	ClearOSCI bool
+	// Blobs are stored with the transition, in the same transaction (e.g.
+	// PartResponse with the transition that records the delivery).
+	Blobs     []Blob
 	ErrorCode string // last error code and text ("" clears them)
 	Error     string
 	// ResumeState: for StateDead, where a revival continues; for a live
@@ -459,6 +469,9 @@ func (s *Store) Apply(ctx context.Context, id, owner string, now time.Time, t Tr
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
 			return ErrLeaseLost
+		}
+		if err := s.putBlobs(ctx, tx, id, t.Blobs, now); err != nil {
+			return err
 		}
 		for _, h := range t.Webhooks {
 			if err := s.queueWebhook(ctx, tx, h, now); err != nil {

@@ -367,6 +367,42 @@ func TestConcurrentReviveOnce(t *testing.T) {
 	})
 }
 
+// The blobs of a transition are written in its transaction: both or
+// neither (finding 8: a mediated answer is never separated from the record
+// of the delivery).
+func TestApplyStoresBlobsAtomically(t *testing.T) {
+	eachDB(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		m, _, _ := s.Accept(ctx, newMsg("c1", "", "x"), t0)
+		s.Claim(ctx, "w", t0, time.Minute, 1)
+		resp := Blob{Part: PartResponse, KeyID: "k1", Data: []byte("sealed answer"), Size: 6}
+		if err := s.Apply(ctx, m.ID, "other", t0, Transition{State: StateSent, Blobs: []Blob{resp}}); !errors.Is(err, ErrLeaseLost) {
+			t.Fatalf("apply without lease: %v", err)
+		}
+		if _, err := s.Blob(ctx, m.ID, PartResponse); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("blob written by a refused transition: %v", err)
+		}
+		// A failing blob insert (the body part exists already) rolls the
+		// state change back.
+		if err := s.Apply(ctx, m.ID, "w", t0, Transition{State: StateSent, KeepLease: true, LeaseUntil: t0.Add(time.Minute),
+			Blobs: []Blob{resp, {Part: PartBody, KeyID: "k1", Data: []byte("x")}}}); err == nil {
+			t.Fatal("duplicate part accepted")
+		}
+		if cur, _ := s.Get(ctx, m.ID); cur.State != StateAccepted {
+			t.Fatalf("state changed although its blobs were not stored: %s", cur.State)
+		}
+		if _, err := s.Blob(ctx, m.ID, PartResponse); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("blob of a rolled-back transition: %v", err)
+		}
+		if err := s.Apply(ctx, m.ID, "w", t0, Transition{State: StateSent, KeepLease: true, LeaseUntil: t0.Add(time.Minute), Blobs: []Blob{resp}}); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := s.Blob(ctx, m.ID, PartResponse); err != nil || string(b.Data) != "sealed answer" {
+			t.Fatalf("response blob: %v %q", err, b.Data)
+		}
+	})
+}
+
 // ClearOSCI forgets the id; with a new route in the same transition the
 // route is kept.
 func TestApplyClearOSCI(t *testing.T) {
