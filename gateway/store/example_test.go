@@ -45,3 +45,37 @@ func Example() {
 	// accepted
 	// routed
 }
+
+// Each run of a gateway instance leases messages under its own owner id. At
+// startup an instance releases what its crashed previous run still holds —
+// and nothing of another instance, even one whose name starts the same.
+func ExampleStore_ReleaseLeases() {
+	dir, _ := os.MkdirTemp("", "xagw-example")
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	s, err := store.Open(ctx, store.SQLite, filepath.Join(dir, "gw.db"), store.Options{})
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
+
+	now := time.Now()
+	for _, key := range []string{"a", "b"} {
+		if _, _, err := s.Accept(ctx, store.NewMessage{ClientID: "forms", IdempotencyKey: key, RequestHash: key,
+			Recipient: "000100", TypeCode: "130101", Version: "26.11", MessageUUID: store.NewID()}, now); err != nil {
+			panic(err)
+		}
+	}
+	crashed, _ := store.LeaseOwner("gw") // the previous run of instance "gw"
+	live, _ := store.LeaseOwner("gw-b")  // another instance, still running
+	s.Claim(ctx, crashed, now, time.Minute, 1)
+	s.Claim(ctx, live, now, time.Minute, 1)
+
+	n, err := s.ReleaseLeases(ctx, "gw") // "gw" starts again
+	fmt.Println(n, err)
+	_, err = store.LeaseOwner("gw/b")
+	fmt.Println(err)
+	// Output:
+	// 1 <nil>
+	// store: instance name "gw/b" has '/' at byte 2; allowed are A-Z, a-z, 0-9, '.', '_' and '-'
+}
