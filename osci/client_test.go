@@ -1,6 +1,7 @@
 package osci
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -93,5 +95,36 @@ func TestClientFailureClassification(t *testing.T) {
 	time.AfterFunc(50*time.Millisecond, cancel)
 	if _, err := cl.GetMessageID(ctx); !errors.Is(err, context.Canceled) || Retryable(err) {
 		t.Fatalf("cancel: %v (retryable %v)", err, Retryable(err))
+	}
+}
+
+// fullReader hands the HTTP transport full buffers (one write system call
+// each) from a stream that answers every Read with a few bytes, and still
+// ends with io.EOF after the short last piece.
+func TestFullReaderFillsBuffers(t *testing.T) {
+	src := bytes.Repeat([]byte("0123456789"), 1000) // 10,000 bytes
+	r := &fullReader{r: iotest.OneByteReader(bytes.NewReader(src))}
+	var got []byte
+	buf := make([]byte, 4096)
+	var sizes []int
+	for {
+		n, err := r.Read(buf)
+		got = append(got, buf[:n]...)
+		if n > 0 {
+			sizes = append(sizes, n)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(got, src) || len(sizes) != 3 || sizes[0] != 4096 || sizes[1] != 4096 || sizes[2] != 10000-8192 {
+		t.Fatalf("read sizes %v, %d bytes", sizes, len(got))
+	}
+	broken := &fullReader{r: io.MultiReader(bytes.NewReader([]byte("abc")), iotest.ErrReader(errors.New("cut")))}
+	if n, err := broken.Read(buf); n != 3 || err == nil || err.Error() != "cut" {
+		t.Fatalf("read error not passed on: %d, %v", n, err)
 	}
 }

@@ -1,9 +1,12 @@
 package osci
 
 import (
+	"bufio"
 	"bytes"
+	"io"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/xagw/xagw/osci/wire"
 )
@@ -66,8 +69,21 @@ func WriteOutgoing(w http.ResponseWriter, out *Outgoing) error {
 	w.Header().Set("Content-Type", "text/xml")
 	w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
 	w.WriteHeader(http.StatusOK)
-	// WriteTo copies through a pooled buffer (or the ResponseWriter's own),
-	// where io.Copy would take io.MultiReader's WriteTo and a fresh 32 KiB.
-	_, err = out.WriteTo(w)
+	// The MIME stream comes in many small reads (part headers, boundaries,
+	// ciphertext chunks). Handed to the ResponseWriter's ReadFrom, each read
+	// became a write system call on the connection and a fresh 32 KiB copy
+	// buffer was allocated per response; gathered in a pooled 64 KiB buffer,
+	// a typical response is two writes (the server's own 4 KiB buffer with
+	// the headers, then the rest).
+	bw := responseBuffers.Get().(*bufio.Writer)
+	bw.Reset(struct{ io.Writer }{w}) // hide ReadFrom: the buffer gathers
+	_, err = out.WriteTo(bw)
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
+	}
+	bw.Reset(nil)
+	responseBuffers.Put(bw)
 	return err
 }
+
+var responseBuffers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
