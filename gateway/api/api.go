@@ -43,7 +43,9 @@ type Config struct {
 	Auth    *Auth
 	Logger  *slog.Logger
 	Metrics *metrics.Registry
-	// MaxBodyBytes bounds request bodies (default 32 MiB); larger → 413.
+	// MaxBodyBytes bounds request bodies; larger → 413. The default, 64
+	// MiB, is the size limit of the XML checks: document packages carry
+	// tens of megabytes.
 	MaxBodyBytes int64
 	// Ready adds readiness checks beyond the database (e.g. the delivery
 	// workers run). Each returns nil when ready.
@@ -124,7 +126,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Metrics = metrics.NewRegistry()
 	}
 	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = 32 << 20
+		cfg.MaxBodyBytes = 64 << 20
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now

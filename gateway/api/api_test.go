@@ -67,7 +67,7 @@ func newHarness(t testing.TB, s *store.Store, tlsServer bool, certClients ...sto
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.poller, err = replies.New(replies.Config{Store: s, Keys: keys, Mailbox: h.mb, Parser: codec, Logger: log, Metrics: reg})
+	h.poller, err = replies.New(replies.Config{Store: s, Keys: keys, Mailbox: h.mb, Parser: codec, Logger: log, Metrics: reg, Signers: abhSigners{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,8 +399,12 @@ func TestInboxReadAndAcknowledge(t *testing.T) {
 		h.do("POST", "/v1/messages", tokenA, "application/xml",
 			gatewaytest.Antrag(gatewaytest.AntragOptions{Reader: "01001", ApplicationID: "APP-7", MessageUUID: uuid})).json(t, &acc)
 		reply := gatewaytest.Antrag(gatewaytest.AntragOptions{TypeCode: "130105", Reader: "ev", Author: "01001", ApplicationID: "APP-7", TriggerUUID: uuid})
-		h.mb.Put(gateway.Incoming{MessageID: "reply-1", Content: reply})
-		h.mb.Put(gateway.Incoming{MessageID: "reply-2", Content: []byte("not xml")})
+		h.mb.Put(gateway.Incoming{MessageID: "reply-1", Content: reply, SignerCert: abhSignature})
+		h.mb.Put(gateway.Incoming{MessageID: "reply-2", Content: []byte("not xml"), SignerCert: abhSignature})
+		// The same reply signed by someone else: a forgery the API must not
+		// show to the client or link to its application.
+		forged := gatewaytest.Antrag(gatewaytest.AntragOptions{TypeCode: "130107", Reader: "ev", Author: "01001", ApplicationID: "APP-7", TriggerUUID: uuid})
+		h.mb.Put(gateway.Incoming{MessageID: "reply-3", Content: forged, SignerCert: []byte("some other participant")})
 		if _, err := h.poller.PollOnce(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -416,8 +420,11 @@ func TestInboxReadAndAcknowledge(t *testing.T) {
 		}
 		var all api.InboxList
 		h.do("GET", "/v1/inbox", tokenAdmin, "", nil).json(t, &all)
-		if len(all.Items) != 2 || all.Items[1].Kind != "unparseable" || !strings.HasPrefix(all.Items[1].Problem, "invalid: xml") {
+		if len(all.Items) != 3 || all.Items[1].Kind != "unparseable" || !strings.HasPrefix(all.Items[1].Problem, "invalid: xml") {
 			t.Fatalf("admin inbox %+v", all)
+		}
+		if f := all.Items[2]; f.Kind != "unverified" || f.MessageID != "" {
+			t.Fatalf("forged reply in the admin inbox: %+v, want kind unverified and no linked message", f)
 		}
 		var bad api.InboxItemView
 		h.do("GET", "/v1/inbox/"+all.Items[1].ID, tokenAdmin, "", nil).json(t, &bad)
@@ -564,4 +571,15 @@ func TestMutualTLSClient(t *testing.T) {
 	if len(list.Messages) != 1 {
 		t.Fatalf("%d messages", len(list.Messages))
 	}
+}
+
+// abhSignature stands for the DER of ABH 01001's signature certificate:
+// the reply poller links a reply only if its verified signer is the one
+// the DVDV names for the ABH (security review finding 2).
+var abhSignature = []byte("signature certificate of ABH 01001")
+
+type abhSigners struct{}
+
+func (abhSigners) Route(_ context.Context, authority, _ string) (gateway.Route, error) {
+	return gateway.Route{Authority: authority, AddresseeSig: abhSignature}, nil
 }

@@ -33,7 +33,7 @@ var (
 
 // acceptServer is the API with the real XAusländer codec (XSD + code-list
 // validation) on a real store, served over loopback.
-func acceptServer(b *testing.B, s *store.Store) *httptest.Server {
+func acceptServer(b testing.TB, s *store.Store) *httptest.Server {
 	benchOnce.Do(func() {
 		if benchBundle, benchErr = schemas.OpenDefault(); benchErr != nil {
 			return

@@ -89,7 +89,7 @@ type Log struct {
 // HTTP is the API server.
 type HTTP struct {
 	Listen       string   `yaml:"listen"`         // default 127.0.0.1:8080
-	MaxBodyBytes int64    `yaml:"max_body_bytes"` // default 32 MiB
+	MaxBodyBytes int64    `yaml:"max_body_bytes"` // default 64 MiB, the XML size limit
 	ReadTimeout  Duration `yaml:"read_timeout"`   // default 60s
 	WriteTimeout Duration `yaml:"write_timeout"`  // default 60s
 	// InsecurePlaintext allows plain HTTP on a non-loopback address
@@ -414,7 +414,7 @@ func (c *Config) defaults() {
 	def(&c.Log.Format, "json")
 	def(&c.HTTP.Listen, "127.0.0.1:8080")
 	if c.HTTP.MaxBodyBytes == 0 {
-		c.HTTP.MaxBodyBytes = 32 << 20
+		c.HTTP.MaxBodyBytes = 64 << 20 // safexml's default MaxBytes: a body the XML checks would refuse anyway is refused before it is read
 	}
 	defD(&c.HTTP.ReadTimeout, 60*time.Second)
 	defD(&c.HTTP.WriteTimeout, 60*time.Second)
