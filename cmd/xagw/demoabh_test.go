@@ -46,14 +46,7 @@ func TestDemoABHAnswersEmbeddedGateway(t *testing.T) {
 		}
 	}()
 	base := "http://" + addr
-	waitUntil(t, &stderr, "the gateway to come up", func() bool {
-		res, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == 200
-	})
+	waitReady(t, &stderr, base)
 	go func() { abhDone <- run(ctx, newCLI(), []string{"demo-abh", "--data", dir, "--poll", "100ms"}) }()
 
 	tok, err := os.ReadFile(filepath.Join(dir, "dev-client.token"))

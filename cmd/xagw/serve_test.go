@@ -75,14 +75,7 @@ func TestServeEmbeddedDefault(t *testing.T) {
 		}
 	}()
 	base := "http://" + addr
-	waitUntil(t, &stderr, "the gateway to come up", func() bool {
-		res, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == 200
-	})
+	waitReady(t, &stderr, base)
 	tok, err := os.ReadFile(filepath.Join(dir, "dev-client.token"))
 	if err != nil {
 		t.Fatal(err)
@@ -128,6 +121,19 @@ func TestServeEmbeddedDefault(t *testing.T) {
 	if strings.Contains(stderr.String(), strings.TrimSpace(string(tok))) {
 		t.Fatal("the development token is in the log")
 	}
+}
+
+// waitReady waits until the gateway at base answers /readyz with 200.
+func waitReady(t *testing.T, log *lockedBuffer, base string) {
+	t.Helper()
+	waitUntil(t, log, "the gateway to come up", func() bool {
+		res, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == 200
+	})
 }
 
 func waitUntil(t *testing.T, log *lockedBuffer, what string, cond func() bool) {
@@ -398,14 +404,7 @@ clients: [{id: forms, token_env: FORMS_TOKEN}]
 	go func() { done <- run(ctx, c, []string{"serve", "--config", p}) }()
 	defer func() { cancel(); <-done }()
 	base := "http://" + addr
-	waitUntil(t, &stderr, "the gateway to come up", func() bool {
-		res, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == 200
-	})
+	waitReady(t, &stderr, base)
 	bundle, _ := schemas.OpenDefault()
 	smp, _ := samples.Lookup("antrag-familiennachzug")
 	antrag, err := smp.XML(bundle)
