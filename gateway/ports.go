@@ -149,6 +149,15 @@ type Sent struct {
 	// Response is the passive recipient's answer for ScenarioMediate (the
 	// processDelivery response content); nil otherwise.
 	Response []byte
+	// ResponseSigner is the DER certificate whose signature covers the
+	// content container Response was read from: the answer carries exactly
+	// one content container with exactly one signature, verified completely
+	// and by a certificate the trust policy accepts. nil when the answer
+	// cannot be attributed to one verified signer. The answer travels
+	// inside the intermediary's signed response, but the intermediary only
+	// relays what the endpoint it called returned: the gateway takes the
+	// answer as the ABH's only if this is the ABH's signature certificate.
+	ResponseSigner []byte
 }
 
 // ProcessCard is the intermediary's Laufzettel for one message.

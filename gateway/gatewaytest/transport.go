@@ -101,6 +101,7 @@ type Transport struct {
 	calls      map[Op]int
 	sendHook   func(out gateway.Outgoing)
 	answer     func(out gateway.Outgoing) []byte
+	answerSig  []byte
 	cardInSend bool
 }
 
@@ -134,6 +135,16 @@ func (t *Transport) Script(op Op, faults ...Fault) {
 func (t *Transport) Answer(fn func(out gateway.Outgoing) []byte) {
 	t.mu.Lock()
 	t.answer = fn
+	t.mu.Unlock()
+}
+
+// SignAnswers sets the certificate (DER) the transport reports as the
+// verified signer of every answer (Sent.ResponseSigner); nil (the default)
+// reports answers not attributable to a signer. The real transport takes
+// it from the answer's content-container signature.
+func (t *Transport) SignAnswers(der []byte) {
+	t.mu.Lock()
+	t.answerSig = der
 	t.mu.Unlock()
 }
 
@@ -248,7 +259,9 @@ func (t *Transport) Send(ctx context.Context, out gateway.Outgoing) (gateway.Sen
 	}
 	s := gateway.Sent{At: d.Created}
 	if out.Route.Scenario == gateway.ScenarioMediate && t.answer != nil {
-		s.Response = t.answer(out)
+		if s.Response = t.answer(out); s.Response != nil {
+			s.ResponseSigner = t.answerSig
+		}
 	}
 	if t.cardInSend {
 		s.Card = &gateway.ProcessCard{Exists: true, Created: d.Created}

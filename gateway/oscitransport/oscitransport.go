@@ -172,7 +172,15 @@ func (t *Transport) Send(ctx context.Context, out gateway.Outgoing) (gateway.Sen
 		}
 		s := sent(&m.Receipt)
 		if m.Response != nil {
-			s.Response = firstContent(m.Response)
+			// The same attribution as for a reply fetched from the
+			// mailbox: the gateway decides with the signer whether the
+			// answer is the ABH's; an unattributable one is still handed
+			// on (kept for operators), with no signer.
+			content, signer, serr := signedContent(m.Response)
+			s.Response = content
+			if serr == nil {
+				s.ResponseSigner = signer
+			}
 			m.Response.Close()
 		}
 		return s, nil
@@ -225,6 +233,28 @@ func (t *Transport) ProcessCard(ctx context.Context, r gateway.Route, messageID 
 		return gateway.ProcessCard{Exists: false}, nil
 	}
 	return card(b), nil
+}
+
+// signedContent returns the XAusländer message of an opened delivery or
+// answer and who wrote it: the first inline content of its only content
+// container and the DER certificate whose signature covers that container
+// (osci.Opened.SignedContainer: exactly one container, one signature,
+// verified completely, the certificate accepted by the Policy). When the
+// content cannot be attributed to one verified signer, serr says why and
+// content is the first readable inline content anywhere (nil if none), so
+// the caller can keep it for operators; signer is nil then. With serr nil,
+// content is nil only if the signed container has no inline content.
+func signedContent(o *osci.Opened) (content, signer []byte, serr error) {
+	c, cert, serr := o.SignedContainer()
+	if serr != nil {
+		return firstContent(o), nil, serr
+	}
+	for _, ct := range c.Contents {
+		if ct.Data != nil {
+			return append([]byte(nil), ct.Data...), cert.Raw, nil
+		}
+	}
+	return nil, cert.Raw, nil
 }
 
 // firstContent returns the first inline content of the first readable
@@ -411,23 +441,17 @@ func (m *Mailbox) Fetch(ctx context.Context, id string) (gateway.Incoming, error
 			return gateway.Incoming{}, gateway.Permanent("wrong_delivery", fmt.Errorf("oscitransport: asked for delivery %s, the intermediary returned %s", id, got))
 		}
 	}
-	c, signer, serr := f.SignedContainer()
+	content, signer, serr := signedContent(f.Opened)
+	in.Content = content
 	if serr != nil {
-		in.Content = firstContent(f.Opened)
 		if in.Content == nil {
 			return in, gateway.Permanent("no_content", fmt.Errorf("oscitransport: delivery %s has no readable inline content: %w", id, serr))
 		}
 		return in, &UnverifiedError{MessageID: id, Err: serr}
 	}
-	for _, ct := range c.Contents {
-		if ct.Data != nil {
-			in.Content = append([]byte(nil), ct.Data...)
-			break
-		}
-	}
 	if in.Content == nil {
 		return in, gateway.Permanent("no_content", fmt.Errorf("oscitransport: delivery %s has no inline content", id))
 	}
-	in.SignerCert = signer.Raw
+	in.SignerCert = signer
 	return in, nil
 }

@@ -2,6 +2,8 @@ package outbox
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,7 +61,7 @@ type attempt struct {
 	sendOK bool
 	// answer is the passive recipient's answer, kept in the store by this
 	// attempt (nil: none, or not received in this attempt).
-	answer []byte
+	answer *Answer
 }
 
 func (a *attempt) note(kind string, st store.State, reason string) {
@@ -212,18 +214,24 @@ func (a *attempt) send(ctx context.Context, log *slog.Logger) {
 	if sent.Response != nil {
 		// The passive recipient's answer exists only in this response:
 		// keep it, sealed, in the same transaction that records the
-		// delivery, before anything else can fail.
-		keyID, sealed, err := o.cfg.Keys.Seal(sent.Response, AAD(m.ID, store.PartResponse))
+		// delivery, before anything else can fail. Its signer is kept
+		// with it: a hand-over after a restart must judge the answer
+		// exactly as this one would.
+		ans := &Answer{Content: sent.Response, SignerCert: sent.ResponseSigner}
+		blobs, err := a.sealAnswer(ans)
 		if err != nil {
 			a.fail(ctx, log, stepResponse, err)
 			return
 		}
-		a.note(store.EventResponseKept, store.StateSent, fmt.Sprintf("the recipient's answer (%d bytes) is stored with the message", len(sent.Response)))
-		if !a.apply(ctx, log, store.Transition{State: store.StateSent, Attempts: m.Attempts, KeepLease: true,
-			Blobs: []store.Blob{{Part: store.PartResponse, KeyID: keyID, Data: sealed, Size: int64(len(sent.Response))}}}) {
+		signed := "its content carries no verified signature"
+		if len(ans.SignerCert) > 0 {
+			signed = "its content is signed by certificate sha256:" + fingerprint(ans.SignerCert)
+		}
+		a.note(store.EventResponseKept, store.StateSent, fmt.Sprintf("the recipient's answer (%d bytes) is stored with the message; %s", len(sent.Response), signed))
+		if !a.apply(ctx, log, store.Transition{State: store.StateSent, Attempts: m.Attempts, KeepLease: true, Blobs: blobs}) {
 			return
 		}
-		a.state, a.answer = store.StateSent, sent.Response
+		a.state, a.answer = store.StateSent, ans
 	}
 	card := sent.Card
 	if card == nil || !card.Exists {
@@ -375,12 +383,22 @@ func (a *attempt) handOver(ctx context.Context, log *slog.Logger) (ok, lost bool
 		b, err := o.Part(ctx, a.m.ID, store.PartResponse)
 		switch {
 		case err == nil:
-			answer = b
+			answer = &Answer{Content: b}
 		case errors.Is(err, store.ErrNotFound):
 			// "sent" is committed together with the answer, so a
 			// message that reached "sent" without one had none.
 			return true, a.state != store.StateSent
 		default:
+			a.fail(ctx, log, stepResponse, err)
+			return false, false
+		}
+		// No signer part: the answer was not attributable to a signer
+		// (or was kept by a version that did not store one), and the
+		// reply side keeps it as unverified.
+		switch sig, err := o.Part(ctx, a.m.ID, store.PartResponseSigner); {
+		case err == nil:
+			answer.SignerCert = sig
+		case !errors.Is(err, store.ErrNotFound):
 			a.fail(ctx, log, stepResponse, err)
 			return false, false
 		}
@@ -390,13 +408,45 @@ func (a *attempt) handOver(ctx context.Context, log *slog.Logger) (ok, lost bool
 	}
 	mm := *a.m
 	mm.OSCIMessageID = a.currentOSCI()
-	if err := o.cfg.OnResponse(ctx, &mm, answer); err != nil {
+	// The claimed row has no route on a first attempt; the reply side
+	// checks the answer's signer against the route it was sent along.
+	rj, err := json.Marshal(a.route)
+	if err != nil {
+		a.fail(ctx, log, stepResponse, err)
+		return false, false
+	}
+	mm.Route = rj
+	if err := o.cfg.OnResponse(ctx, &mm, *answer); err != nil {
 		// The answer is safe in the store; the message stays short of
 		// "delivered" and the hand-over is tried again.
 		a.fail(ctx, log, stepResponse, err)
 		return false, false
 	}
 	return true, false
+}
+
+// sealAnswer seals a mediated answer and its signer for the transition
+// that records the delivery.
+func (a *attempt) sealAnswer(ans *Answer) ([]store.Blob, error) {
+	keys, id := a.o.cfg.Keys, a.m.ID
+	keyID, sealed, err := keys.Seal(ans.Content, AAD(id, store.PartResponse))
+	if err != nil {
+		return nil, err
+	}
+	blobs := []store.Blob{{Part: store.PartResponse, KeyID: keyID, Data: sealed, Size: int64(len(ans.Content))}}
+	if len(ans.SignerCert) > 0 {
+		keyID, sealed, err := keys.Seal(ans.SignerCert, AAD(id, store.PartResponseSigner))
+		if err != nil {
+			return nil, err
+		}
+		blobs = append(blobs, store.Blob{Part: store.PartResponseSigner, KeyID: keyID, Data: sealed, Size: int64(len(ans.SignerCert))})
+	}
+	return blobs, nil
+}
+
+func fingerprint(der []byte) string {
+	h := sha256.Sum256(der)
+	return hex.EncodeToString(h[:])
 }
 
 func (a *attempt) currentOSCI() string {

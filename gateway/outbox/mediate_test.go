@@ -9,7 +9,9 @@ package outbox_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -17,27 +19,39 @@ import (
 
 	"github.com/xagw/xagw/gateway"
 	"github.com/xagw/xagw/gateway/gatewaytest"
+	"github.com/xagw/xagw/gateway/outbox"
 	"github.com/xagw/xagw/gateway/store"
 )
 
-// mediated routes abh to a passive recipient that answers every delivery.
+// abhSig stands for the DER of the ABH's signature certificate that the
+// transport reports as the verified signer of its answers (the outbox only
+// keeps and hands it on; replies compares it, oscitransport's scenario test
+// checks real signatures).
+var abhSig = []byte("DER of the ABH's signature certificate")
+
+// mediated routes abh to a passive recipient that answers every delivery,
+// signed by abhSig.
 func mediated(e *env) {
-	e.rt.Set(gateway.Route{Authority: abh, IntermediaryURL: "http://127.0.0.1:1/osci", AddresseeURI: "http://127.0.0.1:2/abh", Scenario: gateway.ScenarioMediate})
+	e.rt.Set(gateway.Route{Authority: abh, IntermediaryURL: "http://127.0.0.1:1/osci", AddresseeURI: "http://127.0.0.1:2/abh",
+		AddresseeSig: abhSig, Scenario: gateway.ScenarioMediate})
 	e.tr.Answer(func(out gateway.Outgoing) []byte { return []byte("<answer to " + out.MessageID + "/>") })
+	e.tr.SignAnswers(abhSig)
 }
 
 // handOver records what OnResponse received and fails the first fails calls.
 type handOver struct {
-	mu     sync.Mutex
-	s      *store.Store
-	fails  int
-	calls  int
-	got    [][]byte
-	ids    []string
-	states []store.State // state of the message when a hand-over succeeded
+	mu      sync.Mutex
+	s       *store.Store
+	fails   int
+	calls   int
+	got     [][]byte
+	signers [][]byte
+	routes  []gateway.Route
+	ids     []string
+	states  []store.State // state of the message when a hand-over succeeded
 }
 
-func (h *handOver) fn(ctx context.Context, m *store.Message, response []byte) error {
+func (h *handOver) fn(ctx context.Context, m *store.Message, a outbox.Answer) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.calls++
@@ -48,10 +62,72 @@ func (h *handOver) fn(ctx context.Context, m *store.Message, response []byte) er
 	if err != nil {
 		return err
 	}
-	h.got = append(h.got, append([]byte(nil), response...))
+	var r gateway.Route
+	if err := json.Unmarshal(m.Route, &r); err != nil {
+		return fmt.Errorf("the handed-over message carries no usable route: %w", err)
+	}
+	h.got = append(h.got, append([]byte(nil), a.Content...))
+	h.signers = append(h.signers, a.SignerCert)
+	h.routes = append(h.routes, r)
 	h.ids = append(h.ids, m.OSCIMessageID)
 	h.states = append(h.states, cur.State)
 	return nil
+}
+
+// The reply side can judge a mediated answer only with its signer and the
+// route it was sent along (whose AddresseeSig names the ABH's signature
+// certificate). Both reach OnResponse whether the answer is handed on by
+// the attempt that received it (the claimed row has no route yet) or, after
+// a failed hand-over, from the store; an answer without a verified signer
+// is handed on without one, also from the store.
+func TestMediatedAnswerCarriesItsSignerAndRoute(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		signer []byte
+		fails  int
+	}{
+		{"signed, handed on at once", abhSig, 0},
+		{"signed, handed on from the store", abhSig, 1},
+		{"unsigned, handed on at once", nil, 0},
+		{"unsigned, handed on from the store", nil, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			gatewaytest.EachStore(t, func(t *testing.T, s *store.Store, _ string) {
+				e := newEnv(t, s)
+				mediated(e)
+				e.tr.SignAnswers(tc.signer)
+				h := &handOver{s: s, fails: tc.fails}
+				e.cfg.OnResponse = h.fn
+				ids, _ := submitN(t, e.outbox(), 1, "X")
+				m := runUntil(t, e, ids, store.StateDelivered, store.StateDead)
+				if m.State != store.StateDelivered || len(h.got) != 1 || h.calls != tc.fails+1 {
+					t.Fatalf("%s after %d hand-overs (%d calls): %s", m.State, len(h.got), h.calls, m.LastError)
+				}
+				if !bytes.Equal(h.signers[0], tc.signer) {
+					t.Fatalf("handed on signer %q, want %q", h.signers[0], tc.signer)
+				}
+				if r := h.routes[0]; r.Scenario != gateway.ScenarioMediate || !bytes.Equal(r.AddresseeSig, abhSig) || r.AddresseeURI == "" {
+					t.Fatalf("handed on route %+v", r)
+				}
+				_, err := s.Blob(context.Background(), ids[0], store.PartResponseSigner)
+				if (tc.signer == nil) != errors.Is(err, store.ErrNotFound) {
+					t.Fatalf("signer part: %v", err)
+				}
+				tl, _ := s.Timeline(context.Background(), ids[0])
+				wantNote := "signed by certificate sha256:"
+				if tc.signer == nil {
+					wantNote = "carries no verified signature"
+				}
+				found := false
+				for _, ev := range tl {
+					found = found || ev.Kind == store.EventResponseKept && strings.Contains(ev.Reason, wantNote)
+				}
+				if !found {
+					t.Fatalf("no response_kept entry saying %q", wantNote)
+				}
+			})
+		})
+	}
 }
 
 func TestMediatedAnswerIsKeptAndHandedOverBeforeDelivered(t *testing.T) {
@@ -66,8 +142,8 @@ func TestMediatedAnswerIsKeptAndHandedOverBeforeDelivered(t *testing.T) {
 			t.Fatalf("%s %s %s", m.State, m.LastErrorCode, m.LastError)
 		}
 		want := "<answer to " + m.OSCIMessageID + "/>"
-		if len(h.got) != 1 || string(h.got[0]) != want {
-			t.Fatalf("handed over %q, want one %q", h.got, want)
+		if len(h.got) != 1 || string(h.got[0]) != want || !bytes.Equal(h.signers[0], abhSig) {
+			t.Fatalf("handed over %q signed by %q, want one %q signed by %q", h.got, h.signers, want, abhSig)
 		}
 		// The inbox stores the answer under "<osci id>/response": the id
 		// must be the one the message was sent under, not "".

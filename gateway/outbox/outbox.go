@@ -79,13 +79,26 @@ type Config struct {
 	// (EventMessageDelivered, EventMessageDead); nil queues none.
 	Notify func(event, clientID string) []store.NewWebhook
 	// OnResponse receives the passive recipient's synchronous answer of a
-	// mediateDelivery (the reply side stores it in the inbox). The outbox
-	// has already stored the answer, sealed, with the message
-	// (store.PartResponse) in the transaction that recorded the delivery;
-	// m.OSCIMessageID is the id it was sent under. An error keeps the
-	// message short of "delivered" and the hand-over is retried, so
-	// OnResponse must be idempotent per m.OSCIMessageID.
-	OnResponse func(ctx context.Context, m *store.Message, response []byte) error
+	// mediateDelivery (the reply side authenticates it and stores it in the
+	// inbox). The outbox has already stored the answer and its signer,
+	// sealed, with the message (store.PartResponse, PartResponseSigner) in
+	// the transaction that recorded the delivery; m.OSCIMessageID is the id
+	// it was sent under and m.Route the route it was sent along. An error
+	// keeps the message short of "delivered" and the hand-over is retried,
+	// so OnResponse must be idempotent per m.OSCIMessageID.
+	OnResponse func(ctx context.Context, m *store.Message, answer Answer) error
+}
+
+// Answer is a passive recipient's synchronous answer to a mediateDelivery,
+// as handed to Config.OnResponse.
+type Answer struct {
+	// Content is the answer (the XAusländer XML).
+	Content []byte
+	// SignerCert is the DER certificate whose verified signature covers the
+	// content (gateway.Sent.ResponseSigner); nil when the answer cannot be
+	// attributed to one verified signer. It says who signed, not that the
+	// signer may answer this message: that is OnResponse's check.
+	SignerCert []byte
 }
 
 // Outbox accepts and delivers messages. Create it with New.

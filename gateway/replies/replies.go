@@ -15,7 +15,9 @@
 // by exactly one verified signature, the signer is the ABH's signature
 // certificate (the one named by the original message's route, else the one
 // the DVDV publishes for the reply's autor), and the reply's autor is the
-// ABH the original message went to. Everything else is kept as
+// ABH the original message went to. A passive recipient's synchronous
+// answer to a mediateDelivery (MediatedResponse) passes the same check and
+// is linked only to the message it answers. Everything else is kept as
 // "unverified": visible to administrators, never linked to a client's
 // message, no webhook. Replies that cannot be read are kept too (kinds
 // "unparseable" and "unreadable", with the reason) rather than dropped.
@@ -281,15 +283,21 @@ type unverified struct {
 // signature certificate and the reply's autor is the ABH the original
 // message went to; otherwise it is kept as KindUnverified.
 func (p *Poller) Ingest(ctx context.Context, in gateway.Incoming) (bool, error) {
-	var uv *unverified
-	if len(in.SignerCert) == 0 {
-		uv = &unverified{reason: ReasonUnsigned, err: errors.New("the delivery's content carries no verified signature")}
+	return p.ingest(ctx, in, nil, unsigned(in.SignerCert, "the delivery's content carries no verified signature"))
+}
+
+// unsigned is why content without a verified signer is not the ABH's (nil
+// when there is a signer, which authenticate then checks).
+func unsigned(signer []byte, why string) *unverified {
+	if len(signer) > 0 {
+		return nil
 	}
-	return p.ingest(ctx, in, nil, uv)
+	return &unverified{reason: ReasonUnsigned, err: errors.New(why)}
 }
 
 // ingest parses, authenticates, links and stores one delivery. channel,
-// when set, is the message whose synchronous answer this is (mediate).
+// when set, is the message whose synchronous answer this is (mediate): it
+// is the only message the answer may be linked to.
 func (p *Poller) ingest(ctx context.Context, in gateway.Incoming, channel *store.Message, uv *unverified) (bool, error) {
 	it := store.InboxItem{ID: store.NewID(), OSCIMessageID: in.MessageID, ReceivedAt: in.ReceivedAt}
 	if it.ReceivedAt.IsZero() {
@@ -329,10 +337,13 @@ func (p *Poller) ingest(ctx context.Context, in gateway.Incoming, channel *store
 	return p.store(ctx, it, in.Content, err, true)
 }
 
-// authenticate finds the message a parsed reply answers and checks that
-// the reply comes from the ABH that message went to. It returns the
-// original (nil if none matches) or why the reply is not taken as
-// authentic; err is for failures worth retrying (store, DVDV unreachable).
+// authenticate finds the message a parsed reply answers (channel, for a
+// mediated answer: the message it came back for) and checks that the reply
+// comes from the ABH that message went to: its autor is the message's
+// recipient and signer is the ABH's signature certificate (the message's
+// route names it, else the DVDV does). It returns the original (nil if
+// none matches) or why the reply is not taken as authentic; err is for
+// failures worth retrying (store, DVDV unreachable).
 func (p *Poller) authenticate(ctx context.Context, msg *gateway.Message, signer []byte, channel *store.Message) (*store.Message, *unverified, error) {
 	orig := channel
 	if orig == nil {
@@ -358,13 +369,10 @@ func (p *Poller) authenticate(ctx context.Context, msg *gateway.Message, signer 
 			}
 		}
 	}
-	if channel != nil {
-		// The synchronous answer of a mediateDelivery arrives in the
-		// response to our own request, transport-encrypted for us and
-		// signed by the intermediary that called the addressee the route
-		// names; the gateway port does not carry the content signer.
-		return orig, nil, nil
-	}
+	// The synchronous answer of a mediateDelivery (channel) gets the same
+	// signer check: it arrives in the intermediary's signed response to
+	// our own request, but the intermediary only relays what the endpoint
+	// it called returned.
 	if len(want) == 0 {
 		if p.cfg.Signers == nil || authority == "" {
 			return nil, &unverified{reason: ReasonSignerUnknown, err: fmt.Errorf("no signature certificate is known for autor %q (no route with one, no DVDV lookup configured)", authority)}, nil
@@ -483,11 +491,17 @@ func (p *Poller) Run(ctx context.Context) error {
 }
 
 // MediatedResponse is outbox.Config.OnResponse: the answer of a passive
-// recipient to a mediateDelivery of m is stored like a fetched reply, under
-// the id "<osci message id>/response", linked to m. It came back on the
-// channel of m's own delivery, so it needs no mailbox signer check, but its
-// autor must still be m's recipient.
-func (p *Poller) MediatedResponse(ctx context.Context, m *store.Message, response []byte) error {
-	_, err := p.ingest(ctx, gateway.Incoming{MessageID: m.OSCIMessageID + "/response", Content: response, ReceivedAt: p.cfg.Clock()}, m, nil)
+// recipient to a mediateDelivery of m is stored under the id
+// "<osci message id>/response" and authenticated like a reply fetched from
+// the mailbox. It is linked to m only if its content is signed by exactly
+// one verified signature (answer.SignerCert), the signer is the ABH's
+// signature certificate (m's route names it, else the DVDV does for m's
+// recipient) and its autor is m's recipient; otherwise it is kept as
+// unverified (administrators only, not linked, no webhook). Calling it
+// again for the same m.OSCIMessageID stores nothing new.
+func (p *Poller) MediatedResponse(ctx context.Context, m *store.Message, answer outbox.Answer) error {
+	in := gateway.Incoming{MessageID: m.OSCIMessageID + "/response", Content: answer.Content, ReceivedAt: p.cfg.Clock(), SignerCert: answer.SignerCert}
+	_, err := p.ingest(ctx, in, m, unsigned(in.SignerCert,
+		"the mediated answer's content is not signed by exactly one verified signature (one content container, one signature, the certificate accepted by the trust policy)"))
 	return err
 }

@@ -177,6 +177,9 @@ func TestUnfetchableDeliveryBecomesUnreadableItem(t *testing.T) {
 	})
 }
 
+// A mediated answer signed by the ABH's signature certificate is linked to
+// the message it answers, announced by webhook, and stored once however
+// often it is handed over.
 func TestMediatedResponseGoesToInbox(t *testing.T) {
 	gatewaytest.EachStore(t, func(t *testing.T, s *store.Store, _ string) {
 		ctx := context.Background()
@@ -185,13 +188,94 @@ func TestMediatedResponseGoesToInbox(t *testing.T) {
 		m.OSCIMessageID = "osci-9"
 		resp := gatewaytest.Antrag(gatewaytest.AntragOptions{TypeCode: "130104", Reader: "ev", Author: "01001", ApplicationID: "APP-9", TriggerUUID: uuid})
 		for i := 0; i < 2; i++ {
-			if err := p.MediatedResponse(ctx, m, resp); err != nil {
+			if err := p.MediatedResponse(ctx, m, outbox.Answer{Content: resp, SignerCert: sig01001}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		r, _ := s.RepliesTo(ctx, m.ID)
-		if len(r) != 1 || r[0].OSCIMessageID != "osci-9/response" {
+		if len(r) != 1 || r[0].OSCIMessageID != "osci-9/response" || r[0].ClientID != m.ClientID || r[0].Kind != "statusmeldung" {
 			t.Fatalf("%+v", r)
+		}
+		if wh, _ := s.WebhookDeliveries(ctx, r[0].ID); len(wh) != 1 {
+			t.Fatalf("webhooks %+v", wh)
+		}
+	})
+}
+
+// The synchronous answer of a mediateDelivery comes back inside the
+// intermediary's signed response to the gateway's own request, but the
+// intermediary only relays what the endpoint it called returned. The same
+// rule as for mailbox replies applies: linked only if its content is
+// signed by the ABH's signature certificate (the message's route names it,
+// else the DVDV does) and its autor is the message's recipient; otherwise
+// kept as unverified, never dropped.
+func TestMediatedResponseNotFromTheABHIsKeptUnverified(t *testing.T) {
+	withRoute := func(sig []byte) []byte {
+		b, _ := json.Marshal(gateway.Route{Authority: "01001", Scenario: gateway.ScenarioMediate, AddresseeURI: "http://127.0.0.1:2/abh", AddresseeSig: sig})
+		return b
+	}
+	cases := []struct {
+		name   string
+		author string
+		signer []byte
+		route  []byte // nil: the route names no signature certificate, the DVDV's applies
+		reason string // "" = linked
+	}{
+		{"signed by the route's certificate", "01001", sigOther, withRoute(sigOther), ""},
+		{"signed by the DVDV's certificate", "01001", sig01001, withRoute(nil), ""},
+		{"unsigned", "01001", nil, withRoute(sig01001), replies.ReasonUnsigned},
+		{"signed by someone else", "01001", sigOther, withRoute(sig01001), replies.ReasonSignerMismatch},
+		{"signed by the DVDV's certificate, not the route's", "01001", sig01001, withRoute(sigOther), replies.ReasonSignerMismatch},
+		{"another ABH as itself", "02002", sig02002, withRoute(sig01001), replies.ReasonAuthorMismatch},
+	}
+	gatewaytest.EachStore(t, func(t *testing.T, s *store.Store, _ string) {
+		ctx := context.Background()
+		o, _, p, logs, reg := setupWith(t, s, dvdvSigners{"01001": sig01001, "02002": sig02002})
+		want := map[string]int{}
+		for i, c := range cases {
+			m, uuid := submit(t, o, fmt.Sprintf("APP-%d", i))
+			m.OSCIMessageID, m.Route = fmt.Sprintf("osci-%d", i), c.route
+			content := gatewaytest.Antrag(gatewaytest.AntragOptions{TypeCode: "130110", Reader: "ev", Author: c.author,
+				ApplicationID: fmt.Sprintf("APP-%d", i), TriggerUUID: uuid, FamilyName: "Quellenberg"})
+			if err := p.MediatedResponse(ctx, m, outbox.Answer{Content: content, SignerCert: c.signer}); err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			linked, _ := s.RepliesTo(ctx, m.ID)
+			all, _, _ := s.ListInbox(ctx, store.InboxFilter{All: true})
+			var it *store.InboxItem
+			for _, x := range all {
+				if x.OSCIMessageID == m.OSCIMessageID+"/response" {
+					it = x
+				}
+			}
+			if it == nil {
+				t.Fatalf("%s: the answer was dropped", c.name)
+			}
+			wh, _ := s.WebhookDeliveries(ctx, it.ID)
+			if c.reason == "" {
+				if len(linked) != 1 || it.Kind != "beabsichtigte_ablehnung" || it.ClientID != m.ClientID || len(wh) != 1 {
+					t.Errorf("%s: not linked: %+v, %d webhooks", c.name, it, len(wh))
+				}
+				continue
+			}
+			want[c.reason]++
+			if len(linked) != 0 || it.Kind != store.KindUnverified || it.MessageID != "" || it.ClientID != "" ||
+				it.Problem != "unverified: "+c.reason || len(wh) != 0 {
+				t.Errorf("%s: %+v, %d linked, %d webhooks", c.name, it, len(linked), len(wh))
+			}
+			if b, err := o.Body(ctx, it.ID); err != nil || !bytes.Equal(b, content) {
+				t.Errorf("%s: body not kept for operators: %v", c.name, err)
+			}
+		}
+		var mt bytes.Buffer
+		reg.Write(ctx, &mt)
+		for reason, n := range want {
+			if line := fmt.Sprintf("xagw_replies_unverified_total{reason=%q} %d\n", reason, n); !strings.Contains(mt.String(), line) {
+				t.Errorf("metric %q missing:\n%s", line, mt.String())
+			}
+		}
+		if strings.Count(logs.String(), "kept as unverified") != 4 || strings.Contains(logs.String(), "Quellenberg") {
+			t.Fatalf("log:\n%s", logs.String())
 		}
 	})
 }

@@ -28,6 +28,11 @@ const (
 	// mediateDelivery, stored with the message in the same transaction as
 	// the transition that records the delivery (OSCI cannot fetch it again).
 	PartResponse = "response"
+	// PartResponseSigner holds the DER certificate whose verified signature
+	// covers that answer's content, stored with PartResponse when there is
+	// one: the reply side decides with it whether the answer is the ABH's,
+	// also when it is handed on only after a restart.
+	PartResponseSigner = "response_signer"
 )
 
 func (s *Store) putBlobs(ctx context.Context, tx *sqlx.Tx, owner string, blobs []Blob, now time.Time) error {
