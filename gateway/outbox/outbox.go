@@ -108,7 +108,7 @@ type Outbox struct {
 	running atomic.Bool
 	m       *instruments
 	// inflight holds the ids of messages a worker of this process is on.
-	inflight sync.Map
+	inflight store.InFlight
 }
 
 // New checks cfg and fills defaults.
@@ -365,7 +365,7 @@ loop:
 		}
 		errDelay = o.cfg.Poll
 		for _, m := range msgs {
-			if _, busy := o.inflight.LoadOrStore(m.ID, struct{}{}); busy {
+			if !o.inflight.Start(m.ID) {
 				// Our lease ran out while a worker of this process is
 				// still on the message, and we claimed it again. Every
 				// lease check passes for both workers (same owner), so
@@ -378,7 +378,7 @@ loop:
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				defer func() { o.inflight.Delete(m.ID); <-sem; o.Wake() }()
+				defer func() { o.inflight.Done(m.ID); <-sem; o.Wake() }()
 				o.process(workCtx, m)
 			}()
 		}

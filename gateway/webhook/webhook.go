@@ -151,6 +151,9 @@ type Dispatcher struct {
 	failed   *metrics.CounterVec
 	latency  *metrics.HistogramVec
 	inflight atomic.Int64
+	// working holds the deliveries a worker of this process is sending;
+	// a re-claimed one is left to it (see store.InFlight).
+	working store.InFlight
 }
 
 // New checks cfg.
@@ -315,11 +318,14 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			}
 		}
 		for _, w := range batch {
+			if !d.start(w) {
+				continue
+			}
 			sem <- struct{}{}
 			d.inflight.Add(1)
 			wg.Add(1)
 			go func() {
-				defer func() { <-sem; d.inflight.Add(-1); wg.Done(); d.Wake() }()
+				defer func() { d.working.Done(w.ID); <-sem; d.inflight.Add(-1); wg.Done(); d.Wake() }()
 				d.deliver(context.WithoutCancel(ctx), w)
 			}()
 		}
@@ -339,16 +345,37 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 }
 
 // DeliverDue claims and delivers all due webhooks once, synchronously (for
-// tests and tools).
+// tests and tools). It returns how many it delivered or retried; a
+// delivery a worker of Run is still sending is left to that worker.
 func (d *Dispatcher) DeliverDue(ctx context.Context) (int, error) {
 	batch, err := d.cfg.Store.ClaimWebhooks(ctx, d.cfg.Owner, d.cfg.Clock(), d.cfg.Lease, 100)
 	if err != nil {
 		return 0, err
 	}
+	n := 0
 	for _, w := range batch {
+		if !d.start(w) {
+			continue
+		}
 		d.deliver(ctx, w)
+		d.working.Done(w.ID)
+		n++
 	}
-	return len(batch), nil
+	return n, nil
+}
+
+// start takes up a claimed delivery unless a worker of this process is
+// still sending it: its lease ran out mid-request (a stalled database or
+// receiver) and this process claimed it again. Both would pass every lease
+// check (one owner id per process), so a second worker would post the
+// same webhook again.
+func (d *Dispatcher) start(w *store.WebhookDelivery) bool {
+	if d.working.Start(w.ID) {
+		return true
+	}
+	d.cfg.Logger.Warn("claimed a webhook delivery this process is still sending; left to that worker",
+		"webhook_delivery", w.ID, "subscriber", w.Subscriber, "event", w.Event)
+	return false
 }
 
 func (d *Dispatcher) deliver(ctx context.Context, w *store.WebhookDelivery) {
