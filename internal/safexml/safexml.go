@@ -117,7 +117,9 @@ func Parse(data []byte, l Limits) (*etree.Document, error) {
 	doc := etree.NewDocument()
 	doc.ReadSettings.PreserveCData = true
 	s := scanner{data: data, maxDepth: l.MaxDepth, maxAttrs: l.MaxAttributes, doc: doc}
-	if err := s.run(); err != nil {
+	err := s.run()
+	s.releaseNames()
+	if err != nil {
 		return nil, err
 	}
 	return doc, nil

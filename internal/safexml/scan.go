@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/beevik/etree"
@@ -28,13 +29,21 @@ type scanner struct {
 	doc  *etree.Document
 	open []*etree.Element
 
+	// The children of the open elements (and of the document) wait in
+	// pending until their element ends; marks[i] is where the children of
+	// open[i] start. Then they get a Child slice of exactly their number,
+	// carved out of toks, instead of a slice grown by appending.
+	pending []etree.Token
+	marks   []int
+
 	// Allocation helpers for building: names repeat (ds:Reference, Id, …)
-	// and are interned per document; elements, text nodes and attribute
-	// slices are carved out of chunks instead of allocated one by one.
-	names   map[string]string
+	// and are interned (see internPool); elements, text nodes, attribute and
+	// child slices are carved out of chunks instead of allocated one by one.
+	names   *interner
 	elems   []etree.Element
 	texts   []etree.CharData
 	attrs   []etree.Attr
+	toks    []etree.Token
 	scratch []pendingAttr
 	seen    map[string]struct{} // duplicate check for elements with many attributes
 }
@@ -44,40 +53,140 @@ type pendingAttr struct {
 	value []byte
 }
 
-func (s *scanner) intern(b []byte) string {
-	if v, ok := s.names[string(b)]; ok { // no allocation for the lookup
-		return v
+// internPool keeps the interners of finished parses, so a document finds
+// the names of the documents before it (a process reads the same few
+// vocabularies over and over: element and attribute names, namespace URIs)
+// and does not allocate them again. An interner that has grown past
+// maxInterned is emptied before it goes back, so documents full of
+// ever-new names cannot make it grow without bound. Interning changes no
+// value, only which copy of an equal string the tree holds.
+var internPool = sync.Pool{New: func() any {
+	return &interner{m: make(map[string]string, 256), q: make(map[string]qname, 256)}
+}}
+
+const (
+	maxInterned     = 4096
+	maxInternedText = 256 // longer strings are not worth a map entry
+)
+
+// interner is a set of strings, and of qualified names split at their
+// colon, each map with a small direct-mapped cache in front: most lookups
+// are names met a moment ago, and comparing with one cached candidate is
+// cheaper than hashing the whole name.
+type interner struct {
+	m      map[string]string
+	cache  [256]string
+	q      map[string]qname
+	qcache [256]qname
+}
+
+// qname is a qualified name as written and its two parts.
+type qname struct{ full, prefix, local string }
+
+func cacheSlot(b []byte) uint {
+	n := len(b)
+	return (uint(n)*0x9e ^ uint(b[0])*0x3b ^ uint(b[n-1])*0x65 ^ uint(b[n>>1])) & 255
+}
+
+func (t *interner) get(b []byte) string {
+	if len(b) == 0 {
+		return ""
 	}
-	if s.names == nil {
-		s.names = make(map[string]string, 64)
+	h := cacheSlot(b)
+	if c := t.cache[h]; c == string(b) { // compared without allocating
+		return c
 	}
-	v := string(b)
-	s.names[v] = v
+	v, ok := t.m[string(b)] // no allocation for the lookup
+	if !ok {
+		v = string(b)
+		t.m[v] = v
+	}
+	t.cache[h] = v
 	return v
+}
+
+// split returns the prefix and local part of the qualified name b (whose
+// form name has checked).
+func (t *interner) split(b []byte) (prefix, local string) {
+	h := cacheSlot(b)
+	if c := t.qcache[h]; c.full == string(b) {
+		return c.prefix, c.local
+	}
+	v, ok := t.q[string(b)]
+	if !ok {
+		v.full = string(b)
+		v.local = v.full
+		if i := bytes.IndexByte(b, ':'); i > 0 {
+			v.prefix, v.local = t.get(b[:i]), t.get(b[i+1:])
+		}
+		t.q[v.full] = v
+	}
+	t.qcache[h] = v
+	return v.prefix, v.local
+}
+
+func (s *scanner) releaseNames() {
+	if s.names == nil {
+		return
+	}
+	if len(s.names.m)+len(s.names.q) > maxInterned {
+		clear(s.names.m)
+		clear(s.names.q)
+		s.names.cache, s.names.qcache = [256]string{}, [256]qname{}
+	}
+	internPool.Put(s.names)
+	s.names = nil
+}
+
+func (s *scanner) intern(b []byte) string {
+	if s.names == nil {
+		s.names = internPool.Get().(*interner)
+	}
+	return s.names.get(b)
 }
 
 // chunkSize grows with the document so small documents stay small.
 func chunkSize(have int) int { return min(max(16, have), 512) }
 
-func (s *scanner) newElement(parent *etree.Element, prefix, local string) *etree.Element {
+func (s *scanner) newElement(prefix, local string) *etree.Element {
 	if len(s.elems) == 0 {
 		s.elems = make([]etree.Element, chunkSize(len(s.open)*8))
 	}
 	el := &s.elems[0]
 	s.elems = s.elems[1:]
 	el.Space, el.Tag = prefix, local
-	parent.AddChild(el)
+	s.pending = append(s.pending, el)
 	return el
 }
 
-func (s *scanner) newText(parent *etree.Element, text string) {
+func (s *scanner) newText(text string) {
 	if len(s.texts) == 0 {
 		s.texts = make([]etree.CharData, chunkSize(len(s.open)*8))
 	}
 	cd := &s.texts[0]
 	s.texts = s.texts[1:]
 	cd.SetData(text) // also sets etree's whitespace flag as its reader does
-	parent.AddChild(cd)
+	s.pending = append(s.pending, cd)
+}
+
+// adopt gives el (the document element for the document level) the
+// pending children from index mark on, in order, in a slice of exactly
+// their number; AddChild sets their parent and index as etree's reader
+// does.
+func (s *scanner) adopt(el *etree.Element, mark int) {
+	kids := s.pending[mark:]
+	if n := len(kids); n > 0 {
+		if len(s.toks) < n {
+			s.toks = make([]etree.Token, max(n, chunkSize(len(s.pending)*4)))
+		}
+		el.Child = s.toks[:0:n]
+		s.toks = s.toks[n:]
+		for _, k := range kids {
+			el.AddChild(k)
+		}
+	}
+	clear(kids)
+	s.pending = s.pending[:mark]
 }
 
 // attrSlice returns an empty slice with room for exactly n attributes.
@@ -88,15 +197,6 @@ func (s *scanner) attrSlice(n int) []etree.Attr {
 	out := s.attrs[:0:n]
 	s.attrs = s.attrs[n:]
 	return out
-}
-
-// parent is the element new nodes are added to: the innermost open element,
-// or the document itself outside the root.
-func (s *scanner) parent() *etree.Element {
-	if n := len(s.open); n > 0 {
-		return s.open[n-1]
-	}
-	return &s.doc.Element
 }
 
 func (s *scanner) fail(kind error, at int, format string, args ...any) *Error {
@@ -112,7 +212,7 @@ func (s *scanner) run() error {
 	if bytes.HasPrefix(d, []byte("\xef\xbb\xbf")) {
 		s.pos = 3
 		if s.doc != nil {
-			s.doc.CreateText("\ufeff") // encoding/xml reports the BOM as text
+			s.pending = append(s.pending, etree.NewText("\ufeff")) // encoding/xml reports the BOM as text
 		}
 	}
 	if err := s.xmlDecl(); err != nil {
@@ -143,7 +243,7 @@ func (s *scanner) run() error {
 					return s.fail(ErrSyntax, from, `"--" is not allowed inside a comment`)
 				}
 				if s.doc != nil {
-					s.parent().CreateComment(string(body))
+					s.pending = append(s.pending, etree.NewComment(string(body)))
 				}
 			}
 		case bytes.HasPrefix(rest, []byte("<![CDATA[")):
@@ -152,7 +252,7 @@ func (s *scanner) run() error {
 			}
 			from := s.pos + 9
 			if err = s.skipTo(from, "]]>", "CDATA section"); err == nil && s.doc != nil {
-				s.parent().CreateCData(normalizeNewlines(d[from : s.pos-3]))
+				s.pending = append(s.pending, etree.NewCData(normalizeNewlines(d[from:s.pos-3])))
 			}
 		case bytes.HasPrefix(rest, []byte("<?")):
 			err = s.procInst()
@@ -179,6 +279,9 @@ func (s *scanner) run() error {
 	if n := len(s.stack); n > 0 {
 		return s.fail(ErrSyntax, len(d), "unexpected end of document: <%s> is not closed", s.stack[n-1])
 	}
+	if s.doc != nil {
+		s.adopt(&s.doc.Element, 0)
+	}
 	return nil
 }
 
@@ -187,13 +290,32 @@ func (s *scanner) run() error {
 func (s *scanner) checkChars() error {
 	d := s.data
 	for i := 0; i < len(d); {
-		// Eight ASCII bytes of at least 0x20 at a time: the common case for
-		// base64 and text. A word with a control, tab, newline or non-ASCII
-		// byte falls through to the exact byte-wise check below.
+		// Sixteen, then eight ASCII bytes of at least 0x20 at a time: the
+		// common case for base64 and text. An ASCII word with a control
+		// byte (the line feeds of wrapped base64) is checked byte by byte
+		// and passed as a whole; a word with a non-ASCII byte falls through
+		// to the exact check below.
+		const high, low = 0x8080808080808080, 0x2020202020202020
+		for rest := d[i:]; len(rest) >= 16; rest = rest[16:] {
+			w, v := binary.LittleEndian.Uint64(rest[:8]), binary.LittleEndian.Uint64(rest[8:16])
+			if (w|v)&high != 0 || ((w-low)&^w|(v-low)&^v)&high != 0 {
+				break
+			}
+			i += 16
+		}
+		if i == len(d) {
+			break
+		}
 		if i+8 <= len(d) {
 			w := binary.LittleEndian.Uint64(d[i:])
-			const high, low = 0x8080808080808080, 0x2020202020202020
-			if w&high == 0 && (w-low)&^w&high == 0 {
+			if w&high == 0 {
+				if (w-low)&^w&high != 0 {
+					for k, c := range d[i : i+8] {
+						if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+							return s.fail(ErrSyntax, i+k, "control character 0x%02x is not allowed in XML", c)
+						}
+					}
+				}
 				i += 8
 				continue
 			}
@@ -237,7 +359,7 @@ func (s *scanner) xmlDecl() error {
 		return s.fail(ErrSyntax, s.pos, "encoding %q is not supported: send UTF-8", enc)
 	}
 	if s.doc != nil {
-		s.doc.CreateProcInst("xml", string(trimLeftSpace(rest[5:end])))
+		s.pending = append(s.pending, etree.NewProcInst("xml", string(trimLeftSpace(rest[5:end]))))
 	}
 	s.pos += end + 2
 	return nil
@@ -292,7 +414,7 @@ func (s *scanner) text(from, to int) error {
 		} else {
 			text = decodeText(seg, false)
 		}
-		s.newText(s.parent(), text)
+		s.newText(text)
 	}
 	return nil
 }
@@ -379,13 +501,25 @@ func (s *scanner) procInst() error {
 		return err
 	}
 	if s.doc != nil {
-		s.parent().CreateProcInst(string(name), string(trimLeftSpace(s.data[next:s.pos-2])))
+		s.pending = append(s.pending, etree.NewProcInst(string(name), string(trimLeftSpace(s.data[next:s.pos-2]))))
 	}
 	return nil
 }
 
 func (s *scanner) endTag() error {
 	start := s.pos
+	if n := len(s.stack); n > 0 {
+		// The common case: the end tag names the open element. Its name
+		// was checked at the start tag; only where it ends is to be seen.
+		want, at := s.stack[n-1], s.pos+2
+		if end := at + len(want); end < len(s.data) && bytes.Equal(s.data[at:end], want) && !nameByte[s.data[end]] {
+			if i := s.skipSpace(end); i < len(s.data) && s.data[i] == '>' {
+				s.closeElement()
+				s.pos = i + 1
+				return nil
+			}
+		}
+	}
 	name, i := s.name(s.pos + 2)
 	if len(name) == 0 {
 		return s.fail(ErrSyntax, start, "end tag without a name")
@@ -401,12 +535,19 @@ func (s *scanner) endTag() error {
 	if !bytes.Equal(s.stack[n-1], name) {
 		return s.fail(ErrSyntax, start, "element <%s> is closed by </%s>", s.stack[n-1], name)
 	}
-	s.stack = s.stack[:n-1]
-	if s.doc != nil {
-		s.open = s.open[:len(s.open)-1]
-	}
+	s.closeElement()
 	s.pos = i + 1
 	return nil
+}
+
+// closeElement pops the innermost open element and gives it its children.
+func (s *scanner) closeElement() {
+	s.stack = s.stack[:len(s.stack)-1]
+	if s.doc != nil {
+		m := len(s.open) - 1
+		s.adopt(s.open[m], s.marks[m])
+		s.open, s.marks = s.open[:m], s.marks[:m]
+	}
 }
 
 func (s *scanner) startTag() error {
@@ -430,6 +571,7 @@ func (s *scanner) startTag() error {
 		case d[j] == '>':
 			if build {
 				s.open = append(s.open, s.buildElement(name))
+				s.marks = append(s.marks, len(s.pending))
 			}
 			s.stack = append(s.stack, name)
 			s.pos = j + 1
@@ -481,25 +623,38 @@ func (s *scanner) startTag() error {
 // name reads an XML name starting at i and returns it with the index after
 // it, or nil if there is none.
 func (s *scanner) name(i int) ([]byte, int) {
-	d := s.data
-	j := i
-	for j < len(d) && nameByte[d[j]] {
-		j++
-	}
-	if j == i {
+	if i >= len(s.data) {
 		return nil, i
 	}
-	if c := d[i]; (c >= '0' && c <= '9') || c == '-' || c == '.' {
+	rest := s.data[i:]
+	j := ncNameLen(rest)
+	if j == 0 {
+		return nil, i
+	}
+	if c := rest[0]; (c >= '0' && c <= '9') || c == '-' || c == '.' {
 		return nil, i
 	}
 	// Namespaces in XML: a qualified name has at most one colon, with a
 	// non-empty prefix and local part.
-	if k := bytes.IndexByte(d[i:j], ':'); k >= 0 {
-		if k == 0 || i+k == j-1 || bytes.IndexByte(d[i+k+1:j], ':') >= 0 {
+	if j < len(rest) && rest[j] == ':' {
+		k := j + 1 + ncNameLen(rest[j+1:])
+		if k == j+1 || (k < len(rest) && rest[k] == ':') {
 			return nil, i
 		}
+		j = k
 	}
-	return d[i:j], j
+	return rest[:j], i + j
+}
+
+// ncNameLen is the length of the run of name bytes other than ':' at the
+// start of b.
+func ncNameLen(b []byte) int {
+	for j, c := range b {
+		if !ncNameByte[c] {
+			return j
+		}
+	}
+	return len(b)
 }
 
 func (s *scanner) skipSpace(i int) int {
@@ -518,6 +673,13 @@ var nameByte = func() (t [256]bool) {
 		t[c] = c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 			c == '_' || c == ':' || c == '-' || c == '.'
 	}
+	return t
+}()
+
+// ncNameByte is nameByte without the colon.
+var ncNameByte = func() (t [256]bool) {
+	t = nameByte
+	t[':'] = false
 	return t
 }()
 
@@ -576,17 +738,42 @@ func (s *scanner) duplicateAttr(attr []byte) bool {
 // attributes collected in scratch, to the tree.
 func (s *scanner) buildElement(name []byte) *etree.Element {
 	prefix, local := s.splitName(name)
-	el := s.newElement(s.parent(), prefix, local)
+	el := s.newElement(prefix, local)
 	if n := len(s.scratch); n > 0 {
 		el.Attr = s.attrSlice(n)
 		for _, a := range s.scratch {
+			space, key := s.splitName(a.name)
+			var value string
+			if space == "xmlns" || (space == "" && key == "xmlns") {
+				value = s.internValue(a.value) // namespace URIs repeat in every block
+			} else {
+				value = decodeText(a.value, true)
+			}
 			// A placeholder key, renamed at once: CreateAttr would treat an
 			// unprefixed name as matching a prefixed one and overwrite it.
-			at := el.CreateAttr("\x00", decodeText(a.value, true))
-			at.Space, at.Key = s.splitName(a.name)
+			at := el.CreateAttr("\x00", value)
+			at.Space, at.Key = space, key
 		}
 	}
 	return el
+}
+
+// internValue is decodeText for an attribute value, interned when it is
+// short and needs no decoding.
+func (s *scanner) internValue(b []byte) string {
+	if len(b) <= maxInternedText && bytes.IndexByte(b, '&') < 0 && !hasLiteralSpace(b) {
+		return s.intern(b)
+	}
+	return decodeText(b, true)
+}
+
+func hasLiteralSpace(b []byte) bool {
+	for _, c := range b {
+		if c == '\t' || c == '\n' || c == '\r' {
+			return true
+		}
+	}
+	return false
 }
 
 func isAllSpace(b []byte) bool {
@@ -601,10 +788,10 @@ func isAllSpace(b []byte) bool {
 // splitName splits a qualified name (name has checked its form) at its
 // colon, interning both parts.
 func (s *scanner) splitName(n []byte) (prefix, local string) {
-	if i := bytes.IndexByte(n, ':'); i > 0 {
-		return s.intern(n[:i]), s.intern(n[i+1:])
+	if s.names == nil {
+		s.names = internPool.Get().(*interner)
 	}
-	return "", s.intern(n)
+	return s.names.split(n)
 }
 
 func trimLeftSpace(b []byte) []byte {

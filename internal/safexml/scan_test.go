@@ -283,6 +283,11 @@ func sameTree(a, b *etree.Element, path string) string {
 	}
 	for i := range a.Child {
 		p := fmt.Sprintf("%s/%d", path, i)
+		// The builder attaches children itself: each must know its parent
+		// and its place, as etree's reader sets them.
+		if tok := a.Child[i]; tok.Parent() != a || tok.Index() != i {
+			return fmt.Sprintf("%s: token has parent %p and index %d, want %p and %d", p, tok.Parent(), tok.Index(), a, i)
+		}
 		switch x := a.Child[i].(type) {
 		case *etree.Element:
 			y, ok := b.Child[i].(*etree.Element)
@@ -470,5 +475,31 @@ func BenchmarkManyAttributes(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/attr")
 		})
+	}
+}
+
+// TestCheckCharsAtEveryOffset puts a forbidden byte at every position of a
+// text that mixes the word-at-a-time paths (long ASCII runs, line feeds,
+// multi-byte characters): each must be found, at the right line.
+func TestCheckCharsAtEveryOffset(t *testing.T) {
+	body := []byte(strings.Repeat("abcdefghij\nklmnopqrstuvwxyz0123456789+/=ä\t", 3))
+	for _, bad := range []string{"\x01", "\x1f", "\xff", "\xef\xbf\xbe"} {
+		for i := 0; i <= len(body); i++ {
+			doc := append([]byte("<a>"), body[:i]...)
+			doc = append(doc, bad...)
+			doc = append(doc, body[i:]...)
+			doc = append(doc, "</a>"...)
+			err := Check(doc, Limits{})
+			var e *Error
+			if !errors.As(err, &e) || !errors.Is(err, ErrSyntax) {
+				t.Fatalf("%q at %d: %v", bad, i, err)
+			}
+			if want := 1 + bytes.Count(body[:i], []byte("\n")); e.Line != want {
+				t.Fatalf("%q at %d: line %d, want %d", bad, i, e.Line, want)
+			}
+		}
+	}
+	if err := Check(append(append([]byte("<a>"), body...), "</a>"...), Limits{}); err != nil {
+		t.Fatal(err)
 	}
 }
