@@ -47,28 +47,46 @@ func (s *Signing) signer() *xmldsig.Signer {
 	return &xmldsig.Signer{Key: s.Identity.Key, SignatureMethod: s.Method}
 }
 
+// knownBody is the soap:Body of a composed envelope as the signer can
+// digest it without parsing the envelope (see canonicalBody): either its
+// canonical form, or an element tree in a stand-in envelope that is
+// canonicalised straight into the digest.
+type knownBody struct {
+	canonical []byte
+	tree      *etree.Element
+}
+
 // signEnvelope computes the Client- or SupplierSignature over every header
 // block, the body and every attachment (their bytes as transmitted) and
-// returns the complete signature block. canonBody is the canonical form of
-// the soap:Body when it is known without parsing (see canonicalBody); then
-// nothing is parsed, because every header block the composer writes is its
-// own canonical form. Otherwise the rendered envelope is parsed and
-// canonicalised.
-func signEnvelope(e *envelope, role signerRole, s *Signing, atts []wireAttachment, canonBody []byte) ([]byte, error) {
+// returns the complete signature block. body is the soap:Body when it is
+// known without parsing (see canonicalBody); then nothing is parsed,
+// because every header block the composer writes is its own canonical
+// form. Otherwise (nil) the rendered envelope is parsed and canonicalised.
+func signEnvelope(e *envelope, role signerRole, s *Signing, atts []wireAttachment, body *knownBody) ([]byte, error) {
 	var header *etree.Element
 	var element func(id string) (xmldsig.Reference, error)
-	if canonBody != nil {
+	if body != nil {
 		// A stand-in for the envelope with the same namespace declarations:
 		// the SignedInfo is canonicalised in the namespace context of its
-		// ancestors, which is all that is taken from the document.
-		header = envelopeContext().CreateElement("soap:Header")
-		canon := map[string][]byte{idBody: canonBody}
+		// ancestors, which is all that is taken from the document. A body
+		// tree lives in its own stand-in; the header joins it there, since
+		// an element reference must resolve in the signature's document.
+		canon := map[string][]byte{}
+		if body.tree != nil {
+			header = body.tree.Parent().CreateElement("soap:Header")
+		} else {
+			header = envelopeContext().CreateElement("soap:Header")
+			canon[idBody] = body.canonical
+		}
 		for _, blk := range e.blocks {
 			if blk.id != "" {
 				canon[blk.id] = blk.xml
 			}
 		}
 		element = func(id string) (xmldsig.Reference, error) {
+			if id == idBody && body.tree != nil {
+				return xmldsig.Reference{Element: body.tree}, nil
+			}
 			if canon[id] == nil {
 				return xmldsig.Reference{}, fmt.Errorf("osci: nothing with Id %q to sign", id)
 			}
@@ -168,18 +186,19 @@ func envelopeContext() *etree.Element {
 	return el
 }
 
-// canonicalBody returns the canonical form of the composed soap:Body when
-// it is known without parsing the envelope again: a Body the composer wrote
-// alone (no content package) is its own canonical form; a content package
-// built here is canonicalised from the element trees it was serialised
-// from, placed in a Body of the same namespace context. It returns nil for
-// anything else (content relayed from another message, a container that
-// exists only as bytes, or text the serialiser would have escaped, where a
-// parse of the bytes might not give back the same tree); the signer parses
-// then.
-func canonicalBody(e *envelope, content []byte, trees []*etree.Element) []byte {
+// canonicalBody returns the composed soap:Body when it is known without
+// parsing the envelope again: a Body the composer wrote alone (no content
+// package) is its own canonical form; a content package built here is
+// given as the element trees it was serialised from, placed in a Body of
+// the same namespace context, which the signer canonicalises straight into
+// the digest (no copy of the canonical form, which is as large as the
+// content). It returns nil for anything else (content relayed from another
+// message, a container that exists only as bytes, or text the serialiser
+// would have escaped, where a parse of the bytes might not give back the
+// same tree); the signer parses then.
+func canonicalBody(e *envelope, content []byte, trees []*etree.Element) *knownBody {
 	if content == nil {
-		return e.body
+		return &knownBody{canonical: e.body}
 	}
 	if trees == nil || e.typ.info().block == blockBody {
 		return nil
@@ -196,7 +215,7 @@ func canonicalBody(e *envelope, content []byte, trees []*etree.Element) []byte {
 	for _, t := range trees {
 		pkg.AddChild(t)
 	}
-	return xmldsig.Canonicalize(body)
+	return &knownBody{tree: body}
 }
 
 // roundTrips reports whether parsing serialize(el) gives back exactly el:

@@ -38,20 +38,38 @@ var plainByte = func() (t [256]bool) {
 	return t
 }()
 
-// plainText reports whether s can be copied as character data: plain bytes
-// plus TAB and LF (which canonical text leaves alone).
-func plainText(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !plainByte[c] && c != '\n' && c != '\t' {
-			return false
+// notPlainText and notPlainAttr are 1 for the bytes plainText and
+// plainAttrValue refuse.
+var notPlainText, notPlainAttr = func() (text, attr [256]uint8) {
+	for c := range 256 {
+		if !plainByte[c] {
+			attr[c] = 1
+			if c != '\n' && c != '\t' {
+				text[c] = 1
+			}
 		}
 	}
-	return true
-}
+	return text, attr
+}()
 
-func plainAttrValue(s string) bool {
+// plainText reports whether s can be copied as character data: plain bytes
+// plus TAB and LF (which canonical text leaves alone).
+func plainText(s string) bool { return allPlain(s, &notPlainText) }
+
+func plainAttrValue(s string) bool { return allPlain(s, &notPlainAttr) }
+
+// allPlain reports whether no byte of s is marked in not. The texts are
+// the base64 of whole content containers, so it looks at eight bytes per
+// step without a branch per byte (about twice as fast as a byte loop).
+func allPlain(s string, not *[256]uint8) bool {
+	for len(s) >= 8 {
+		if not[s[0]]|not[s[1]]|not[s[2]]|not[s[3]]|not[s[4]]|not[s[5]]|not[s[6]]|not[s[7]] != 0 {
+			return false
+		}
+		s = s[8:]
+	}
 	for i := 0; i < len(s); i++ {
-		if !plainByte[s[i]] {
+		if not[s[i]] != 0 {
 			return false
 		}
 	}

@@ -169,3 +169,24 @@ func TestEmbeddableMatchesCopy(t *testing.T) {
 	}
 	t.Logf("%d elements", n)
 }
+
+// plainText and plainAttrValue look at eight bytes per step: every byte
+// value at every position of the step and of the tail decides as the
+// definition (plainByte, plus TAB and LF in text) does.
+func TestPlainTextEveryByteEveryPosition(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		wantText := plainByte[c] || c == '\n' || c == '\t'
+		for n := 1; n <= 19; n++ {
+			for i := 0; i < n; i++ {
+				b := bytes.Repeat([]byte("A"), n)
+				b[i] = byte(c)
+				if got := plainText(string(b)); got != wantText {
+					t.Fatalf("plainText with 0x%02x at %d of %d: %v", c, i, n, got)
+				}
+				if got := plainAttrValue(string(b)); got != plainByte[c] {
+					t.Fatalf("plainAttrValue with 0x%02x at %d of %d: %v", c, i, n, got)
+				}
+			}
+		}
+	}
+}

@@ -25,7 +25,7 @@ func deterministicSigning(t testing.TB) *Signing {
 
 // checkFastSign signs env once from canonical bytes (no parse) and once by
 // parsing the rendered envelope, and requires identical signature blocks.
-func checkFastSign(t *testing.T, name string, env *envelope, canon []byte, atts []wireAttachment) {
+func checkFastSign(t *testing.T, name string, env *envelope, canon *knownBody, atts []wireAttachment) {
 	t.Helper()
 	if canon == nil {
 		t.Fatalf("%s: no canonical body, the fast path would not be taken", name)
