@@ -79,3 +79,26 @@ func ExampleStore_ReleaseLeases() {
 	// 1 <nil>
 	// store: instance name "gw/b" has '/' at byte 2; allowed are A-Z, a-z, 0-9, '.', '_' and '-'
 }
+
+// A dispatcher starts a worker on a claimed row only if no worker of its
+// process is still on it: after a lease ran out, the same process may
+// claim a row again, and its lease owner id cannot tell two of its
+// workers apart.
+func ExampleInFlight() {
+	var working store.InFlight
+	claimed := []string{"msg-1", "msg-2", "msg-1"} // msg-1 claimed again
+	for _, id := range claimed {
+		if !working.Start(id) {
+			fmt.Println(id, "left to the worker already on it")
+			continue
+		}
+		fmt.Println(id, "started")
+	}
+	working.Done("msg-1") // its worker finished
+	fmt.Println("msg-1 can start again:", working.Start("msg-1"))
+	// Output:
+	// msg-1 started
+	// msg-2 started
+	// msg-1 left to the worker already on it
+	// msg-1 can start again: true
+}
