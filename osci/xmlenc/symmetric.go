@@ -256,27 +256,75 @@ func Open(m Method, key []byte, src io.ReaderAt, size int64) (io.Reader, error) 
 			}
 			return nil, fmt.Errorf("xmlenc: reading ciphertext: %w", err)
 		}
-		aead, err := newAEAD(key, m.IVLength)
+		plain, err := openInPlace(m, key, data)
 		if err != nil {
 			return nil, err
-		}
-		iv, ct := data[:m.IVLength], data[m.IVLength:]
-		plain, err := aead.Open(ct[:0], iv, ct, nil)
-		if err != nil {
-			return nil, newError(ErrAuthentication, "GCM tag mismatch (wrong key, wrong IV length, or modified data)")
 		}
 		return bytes.NewReader(plain), nil
 	}
 	return openGCM(key, m.IVLength, src, size)
 }
 
+// openInPlace opens IV ‖ ciphertext ‖ tag held whole in data with
+// cipher.AEAD, which checks the tag before it writes any plaintext; the
+// plaintext overwrites the ciphertext. m has been checked.
+func openInPlace(m Method, key, data []byte) ([]byte, error) {
+	if len(data) < m.IVLength+gcmTagSize {
+		return nil, newError(ErrTruncated, "%d bytes, shorter than IV (%d) and tag (%d)", len(data), m.IVLength, gcmTagSize)
+	}
+	aead, err := newAEAD(key, m.IVLength)
+	if err != nil {
+		return nil, err
+	}
+	iv, ct := data[:m.IVLength], data[m.IVLength:]
+	plain, err := aead.Open(ct[:0], iv, ct, nil)
+	if err != nil {
+		return nil, newError(ErrAuthentication, "GCM tag mismatch (wrong key, wrong IV length, or modified data)")
+	}
+	return plain, nil
+}
+
 // OpenStream is Open for a stream that can be read only once (an
 // unspooled MIME part): the ciphertext is first copied into a wire.Spool
 // (memory up to 1 MiB, then an encrypted temporary file in spoolDir, "" for
 // the system default) while nothing is decrypted. Close the returned reader
-// to release the spool.
+// to release the spool (or buffer); it reads nothing after Close.
+//
+// A ciphertext of at most 1 MiB (most messages) is read into one buffer
+// instead and opened there in place, as Open would after copying it out of
+// the spool again. If src has a DeclaredLength method (a wire.Part), a
+// positive result sizes that buffer; it is a hint only.
 func OpenStream(m Method, key []byte, src io.Reader, spoolDir string) (io.ReadCloser, error) {
+	a, err := m.check(true, DecryptOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if err := checkKey(a, m, key); err != nil {
+		return nil, err
+	}
+	var hint int64
+	if d, ok := src.(interface{ DeclaredLength() int64 }); ok {
+		hint = d.DeclaredLength()
+	}
+	head, pooled, whole, err := readUpTo(src, hint, openOneShotMax)
+	if err != nil {
+		return nil, err
+	}
+	if whole {
+		plain, err := openInPlace(m, key, head)
+		if err != nil {
+			releaseHead(head, pooled)
+			return nil, err
+		}
+		return &memoryPlaintext{Reader: bytes.NewReader(plain), size: int64(len(head)), head: head, pooled: pooled}, nil
+	}
 	spool := wire.NewSpool(spoolDir, 0)
+	_, err = spool.Write(head)
+	releaseHead(head, pooled)
+	if err != nil {
+		spool.Close()
+		return nil, err
+	}
 	if _, err := io.Copy(spool, src); err != nil {
 		spool.Close()
 		return nil, err
@@ -288,6 +336,69 @@ func OpenStream(m Method, key []byte, src io.Reader, spoolDir string) (io.ReadCl
 	}
 	return &spooledReader{Reader: r, spool: spool}, nil
 }
+
+// readUpTo reads src until it ends or more than limit bytes have come.
+// whole reports that src ended within the limit (head is then all of it).
+// hint, if positive, is the expected length. A head that fits one GCM
+// chunk (most messages) is read into a pooled chunk buffer, returned as
+// pooled; give it back with releaseHead.
+func readUpTo(src io.Reader, hint, limit int64) (head []byte, pooled *[]byte, whole bool, err error) {
+	if hint < gcmChunk {
+		pooled = chunkBuffers.Get().(*[]byte)
+		head = (*pooled)[:0:gcmChunk]
+	} else {
+		head = make([]byte, 0, min(hint, limit)+1) // room to see the end without growing
+	}
+	for {
+		if len(head) == cap(head) {
+			if int64(len(head)) > limit {
+				return head, pooled, false, nil
+			}
+			grown := append(head, 0)[:len(head)]
+			releaseHead(head, pooled)
+			head, pooled = grown, nil
+		}
+		n, err := src.Read(head[len(head):cap(head)])
+		head = head[:len(head)+n]
+		switch {
+		case err == io.EOF:
+			return head, pooled, int64(len(head)) <= limit, nil
+		case err != nil:
+			releaseHead(head, pooled)
+			return nil, nil, false, err
+		}
+	}
+}
+
+// releaseHead wipes a pooled head (it held ciphertext or plaintext) and
+// gives it back.
+func releaseHead(head []byte, pooled *[]byte) {
+	if pooled != nil {
+		clear(head)
+		chunkBuffers.Put(pooled)
+	}
+}
+
+// memoryPlaintext is OpenStream's result for a ciphertext opened in memory
+// (the plaintext overwrote it in head).
+type memoryPlaintext struct {
+	*bytes.Reader
+	size   int64
+	head   []byte
+	pooled *[]byte
+}
+
+// Close gives a pooled buffer back; the reader is empty afterwards.
+func (p *memoryPlaintext) Close() error {
+	p.Reader.Reset(nil)
+	releaseHead(p.head, p.pooled)
+	p.head, p.pooled = nil, nil
+	return nil
+}
+
+// Size is an upper bound of the plaintext size (the ciphertext's), a hint
+// for readers that size buffers.
+func (p *memoryPlaintext) Size() int64 { return p.size }
 
 type spooledReader struct {
 	io.Reader
