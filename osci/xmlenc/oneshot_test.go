@@ -18,7 +18,8 @@ func TestSealAndOpenAcrossTheOneShotLimits(t *testing.T) {
 	key := bytes.Repeat([]byte{7}, 32)
 	for _, ivLen := range []int{12, 16} {
 		m := Method{Algorithm: AES256GCM, IVLength: ivLen}
-		for _, n := range []int{0, 1, 100, gcmChunk - 1, gcmChunk, gcmChunk + 1, 3 * gcmChunk, openOneShotMax - ivLen - gcmTagSize, openOneShotMax + 1} {
+		inPlace := gcmChunk - ivLen - gcmTagSize // largest plaintext sealed in place
+		for _, n := range []int{0, 1, 100, inPlace - 1, inPlace, inPlace + 1, gcmChunk - 1, gcmChunk, gcmChunk + 1, 3 * gcmChunk, openOneShotMax - ivLen - gcmTagSize, openOneShotMax + 1} {
 			plain := make([]byte, n)
 			for i := range plain {
 				plain[i] = byte(i * 13)

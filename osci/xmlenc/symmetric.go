@@ -119,8 +119,9 @@ func NewSealReader(m Method, key []byte, src io.Reader) (io.Reader, error) {
 	return &sealSmallOrStream{key: key, iv: iv, src: src}, nil
 }
 
-// sealSmallOrStream seals a plaintext that fits one chunk with the standard
-// library's GCM in one call, and streams anything longer. Most OSCI
+// sealSmallOrStream seals a plaintext that fits one chunk (with the IV and
+// the tag) with the standard library's GCM in one call, in place in a
+// pooled chunk buffer, and streams anything longer. Most OSCI
 // messages are a few tens of kilobytes, and setting up the streaming GHASH
 // (powers of H computed in Go) cost more than sealing them. The output is
 // the same bytes either way (tests compare the streaming path with
@@ -133,17 +134,25 @@ type sealSmallOrStream struct {
 
 func (s *sealSmallOrStream) Read(p []byte) (int, error) {
 	if s.r == nil {
+		// The plaintext is read after room for the IV and followed by room
+		// for the tag, so that a short one is sealed in place in the pooled
+		// buffer (cipher.AEAD allows dst to be the plaintext's own storage)
+		// and sent from there.
 		pooled := chunkBuffers.Get().(*[]byte)
-		first := (*pooled)[:gcmChunk]
+		ivLen := len(s.iv)
+		first := (*pooled)[ivLen : gcmChunk-gcmTagSize]
 		n, err := io.ReadFull(s.src, first)
 		switch {
 		case err == io.EOF || err == io.ErrUnexpectedEOF:
-			out, err := sealOneShot(s.key, s.iv, first[:n])
-			chunkBuffers.Put(pooled)
+			aead, err := newAEAD(s.key, ivLen)
 			if err != nil {
+				chunkBuffers.Put(pooled)
 				return 0, err
 			}
-			s.r = bytes.NewReader(out)
+			buf := *pooled
+			copy(buf, s.iv)
+			sealed := aead.Seal(buf[ivLen:ivLen], s.iv, buf[ivLen:ivLen+n], nil)
+			s.r = &pooledOutput{out: buf[:ivLen+len(sealed)], pooled: pooled}
 		case err != nil:
 			chunkBuffers.Put(pooled)
 			return 0, err
@@ -159,6 +168,25 @@ func (s *sealSmallOrStream) Read(p []byte) (int, error) {
 		}
 	}
 	return s.r.Read(p)
+}
+
+// pooledOutput reads out a pooled buffer and gives it back at the end.
+type pooledOutput struct {
+	out    []byte
+	pooled *[]byte
+}
+
+func (o *pooledOutput) Read(p []byte) (int, error) {
+	if len(o.out) == 0 {
+		if o.pooled != nil {
+			chunkBuffers.Put(o.pooled)
+			o.pooled = nil
+		}
+		return 0, io.EOF
+	}
+	n := copy(p, o.out)
+	o.out = o.out[n:]
+	return n, nil
 }
 
 // sealOneShot returns IV ‖ ciphertext ‖ tag made by cipher.AEAD.
