@@ -1,6 +1,7 @@
 package xmldsig
 
 import (
+	"bufio"
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
@@ -12,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"slices"
 	"strings"
 
 	"github.com/beevik/etree"
@@ -71,62 +73,10 @@ type Signer struct {
 // etree, set WriteSettings.CanonicalEndTags to write empty elements as the
 // reference does (<a></a>); either form verifies.
 func (s *Signer) Sign(parent *etree.Element, refs []Reference, keyInfo *etree.Element) (*etree.Element, error) {
-	if s.Key == nil {
-		return nil, errorf(ErrKey, "", "no signing key")
-	}
-	if len(refs) == 0 {
-		return nil, errorf(ErrMalformed, "", "nothing to sign")
-	}
-	method := s.SignatureMethod
-	if method == "" {
-		method = RSASHA256
-		if _, ok := s.Key.Public().(*ecdsa.PublicKey); ok {
-			method = ECDSASHA256
-		}
-	}
-	salg, err := signatureMethod(method, false)
+	method, salg, digests, err := s.digestAll(parent, refs)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkKeyFamily(s.Key.Public(), *salg, method); err != nil {
-		return nil, err
-	}
-	idx, err := NewIDIndex(documentRoot(parent))
-	if err != nil {
-		return nil, err
-	}
-
-	type done struct {
-		uri, digestMethod string
-		transforms        []string
-		digest            []byte
-	}
-	var digests []done
-	for i, r := range refs {
-		dm := r.DigestMethod
-		if dm == "" {
-			dm = s.DigestMethod
-		}
-		if dm == "" {
-			dm = DigestSHA256
-		}
-		h, err := digestMethod(dm, r.URI, false)
-		if err != nil {
-			return nil, err
-		}
-		d := h.New()
-		uri, transforms, err := digestForSigning(d, r, parent, idx)
-		if err != nil {
-			return nil, fmt.Errorf("reference %d: %w", i+1, err)
-		}
-		for _, prev := range digests {
-			if prev.uri == uri {
-				return nil, errorf(ErrMalformed, uri, "referenced twice")
-			}
-		}
-		digests = append(digests, done{uri, dm, transforms, d.Sum(nil)})
-	}
-
 	sig := etree.NewElement("ds:Signature")
 	if inScopeNamespaces(parent)["ds"] != NamespaceDSig {
 		sig.CreateAttr("xmlns:ds", NamespaceDSig)
@@ -168,6 +118,248 @@ func (s *Signer) Sign(parent *etree.Element, refs []Reference, keyInfo *etree.El
 		sig.AddChild(keyInfo)
 	}
 	return sig, nil
+}
+
+// signedDigest is one reference's digest, ready for ds:SignedInfo.
+type signedDigest struct {
+	uri, digestMethod string
+	transforms        []string
+	digest            []byte
+}
+
+// digestAll checks the signer and computes the digests of refs in order
+// (the part Sign and SignXML share).
+func (s *Signer) digestAll(parent *etree.Element, refs []Reference) (string, *signatureAlg, []signedDigest, error) {
+	if s.Key == nil {
+		return "", nil, nil, errorf(ErrKey, "", "no signing key")
+	}
+	if len(refs) == 0 {
+		return "", nil, nil, errorf(ErrMalformed, "", "nothing to sign")
+	}
+	method := s.SignatureMethod
+	if method == "" {
+		method = RSASHA256
+		if _, ok := s.Key.Public().(*ecdsa.PublicKey); ok {
+			method = ECDSASHA256
+		}
+	}
+	salg, err := signatureMethod(method, false)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	if err := checkKeyFamily(s.Key.Public(), *salg, method); err != nil {
+		return "", nil, nil, err
+	}
+	idx, err := NewIDIndex(documentRoot(parent))
+	if err != nil {
+		return "", nil, nil, err
+	}
+	digests := make([]signedDigest, 0, len(refs))
+	for i, r := range refs {
+		dm := r.DigestMethod
+		if dm == "" {
+			dm = s.DigestMethod
+		}
+		if dm == "" {
+			dm = DigestSHA256
+		}
+		h, err := digestMethod(dm, r.URI, false)
+		if err != nil {
+			return "", nil, nil, err
+		}
+		d := h.New()
+		uri, transforms, err := digestForSigning(d, r, parent, idx)
+		if err != nil {
+			return "", nil, nil, fmt.Errorf("reference %d: %w", i+1, err)
+		}
+		for _, prev := range digests {
+			if prev.uri == uri {
+				return "", nil, nil, errorf(ErrMalformed, uri, "referenced twice")
+			}
+		}
+		digests = append(digests, signedDigest{uri, dm, transforms, d.Sum(nil)})
+	}
+	return method, salg, digests, nil
+}
+
+// SignXML is Sign for a caller that wants the ds:Signature element as
+// bytes (to write it into a message it composes itself): the same digests,
+// the same signature value, and the same bytes etree writes for the
+// element Sign returns (with WriteSettings CanonicalEndTags, CanonicalText
+// and CanonicalAttrVal), but without building that element tree or adding
+// anything to parent. parent is where the signature goes: its namespace
+// context is the one SignedInfo is canonicalised in, and references are
+// resolved in its document. keyInfoURI, if not empty, is written as
+// RetrievalMethodKeyInfo(keyInfoURI).
+func (s *Signer) SignXML(parent *etree.Element, refs []Reference, keyInfoURI string) ([]byte, error) {
+	method, salg, digests, err := s.digestAll(parent, refs)
+	if err != nil {
+		return nil, err
+	}
+	scope := inScopeNamespaces(parent)
+	declareDS := scope["ds"] != NamespaceDSig
+	if declareDS {
+		scope["ds"] = NamespaceDSig
+	}
+
+	// The children of SignedInfo are written once: their canonical form
+	// and their serialisation are the same bytes whenever every attribute
+	// value needs no escaping (algorithm URIs, reference URIs such as
+	// "#body"); otherwise each form gets its own escaping.
+	var inner, innerSerial bytes.Buffer
+	plain := true
+	attr := func(name, value string) {
+		if !plainAttr(value) {
+			plain = false
+		}
+		inner.WriteString(" " + name + `="`)
+		escapeAttr(&inner, value)
+		inner.WriteByte('"')
+	}
+	alg := func(tag, algorithm string) {
+		inner.WriteString("<" + tag)
+		attr("Algorithm", algorithm)
+		inner.WriteString("></" + tag + ">\n")
+	}
+	inner.WriteByte('\n')
+	alg("ds:CanonicalizationMethod", C14N10)
+	alg("ds:SignatureMethod", method)
+	for _, d := range digests {
+		inner.WriteString("<ds:Reference")
+		attr("URI", d.uri)
+		inner.WriteString(">\n")
+		if len(d.transforms) > 0 {
+			inner.WriteString("<ds:Transforms>\n")
+			for _, t := range d.transforms {
+				alg("ds:Transform", t)
+			}
+			inner.WriteString("</ds:Transforms>\n")
+		}
+		alg("ds:DigestMethod", d.digestMethod)
+		inner.WriteString("<ds:DigestValue>")
+		inner.WriteString(base64.StdEncoding.EncodeToString(d.digest))
+		inner.WriteString("</ds:DigestValue>\n</ds:Reference>\n")
+	}
+	if !plain {
+		// Rare: write the serialised children the way etree escapes.
+		writeAlg := func(tag, algorithm string) {
+			innerSerial.WriteString("<" + tag + " ")
+			(&etree.Attr{Key: "Algorithm", Value: algorithm}).WriteTo(&innerSerial, &serialSettings)
+			innerSerial.WriteString("></" + tag + ">\n")
+		}
+		innerSerial.WriteByte('\n')
+		writeAlg("ds:CanonicalizationMethod", C14N10)
+		writeAlg("ds:SignatureMethod", method)
+		for _, d := range digests {
+			innerSerial.WriteString("<ds:Reference ")
+			(&etree.Attr{Key: "URI", Value: d.uri}).WriteTo(&innerSerial, &serialSettings)
+			innerSerial.WriteString(">\n")
+			if len(d.transforms) > 0 {
+				innerSerial.WriteString("<ds:Transforms>\n")
+				for _, t := range d.transforms {
+					writeAlg("ds:Transform", t)
+				}
+				innerSerial.WriteString("</ds:Transforms>\n")
+			}
+			writeAlg("ds:DigestMethod", d.digestMethod)
+			innerSerial.WriteString("<ds:DigestValue>")
+			innerSerial.WriteString(base64.StdEncoding.EncodeToString(d.digest))
+			innerSerial.WriteString("</ds:DigestValue>\n</ds:Reference>\n")
+		}
+	} else {
+		innerSerial = inner
+	}
+
+	// Canonical SignedInfo: as the apex of a document subset it carries
+	// every namespace declaration in scope and the inherited xml:*
+	// attributes (writeElement's rules for an apex with no attributes of
+	// its own).
+	h := salg.hash.New()
+	hw := c14nBuffers.Get().(*bufio.Writer)
+	hw.Reset(h)
+	hw.WriteString("<ds:SignedInfo")
+	var nsBuf [8]nsNode
+	nss := nsBuf[:0]
+	for p, uri := range scope {
+		if p == "xml" || uri == "" {
+			continue
+		}
+		nss = append(nss, nsNode{p, uri})
+	}
+	slices.SortFunc(nss, func(a, b nsNode) int { return strings.Compare(a.prefix, b.prefix) })
+	for _, n := range nss {
+		if n.prefix == "" {
+			hw.WriteString(` xmlns="`)
+		} else {
+			hw.WriteString(" xmlns:" + n.prefix + `="`)
+		}
+		escapeAttr(hw, n.uri)
+		hw.WriteByte('"')
+	}
+	// xml:* attributes of parent and its ancestors, the nearest winning
+	// (SignedInfo and Signature carry none themselves).
+	var xmlAttrs []etree.Attr
+	for e := parent; e != nil; e = e.Parent() {
+		for _, a := range e.Attr {
+			if a.Space == "xml" && !slices.ContainsFunc(xmlAttrs, func(b etree.Attr) bool { return b.Key == a.Key }) {
+				xmlAttrs = append(xmlAttrs, a)
+			}
+		}
+	}
+	slices.SortStableFunc(xmlAttrs, func(a, b etree.Attr) int { return strings.Compare(a.Key, b.Key) })
+	for _, a := range xmlAttrs {
+		hw.WriteString(" xml:" + a.Key + `="`)
+		escapeAttr(hw, a.Value)
+		hw.WriteByte('"')
+	}
+	hw.WriteByte('>')
+	hw.Write(inner.Bytes())
+	hw.WriteString("</ds:SignedInfo>")
+	ferr := hw.Flush()
+	hw.Reset(nil)
+	c14nBuffers.Put(hw)
+	if ferr != nil {
+		return nil, ferr
+	}
+	value, err := s.signDigest(h.Sum(nil), *salg)
+	if err != nil {
+		return nil, err
+	}
+
+	var out bytes.Buffer
+	out.Grow(innerSerial.Len() + 800)
+	out.WriteString("<ds:Signature")
+	if declareDS {
+		out.WriteString(` xmlns:ds="` + NamespaceDSig + `"`)
+	}
+	out.WriteString("><ds:SignedInfo>")
+	out.Write(innerSerial.Bytes())
+	out.WriteString("</ds:SignedInfo><ds:SignatureValue>")
+	out.WriteString(EncodeBase64Lines(value))
+	out.WriteString("</ds:SignatureValue>")
+	if keyInfoURI != "" {
+		out.WriteString("<ds:KeyInfo><ds:RetrievalMethod ")
+		(&etree.Attr{Key: "URI", Value: keyInfoURI}).WriteTo(&out, &serialSettings)
+		out.WriteString("></ds:RetrievalMethod></ds:KeyInfo>")
+	}
+	out.WriteString("</ds:Signature>")
+	return out.Bytes(), nil
+}
+
+// serialSettings are the etree settings SignXML's output matches.
+var serialSettings = etree.WriteSettings{CanonicalEndTags: true, CanonicalText: true, CanonicalAttrVal: true}
+
+// plainAttr reports whether an attribute value is written unchanged both
+// by C14N and by etree with CanonicalAttrVal: printable ASCII other than
+// the characters either escapes.
+func plainAttr(v string) bool {
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c < 0x20 || c > 0x7e, c == '&', c == '<', c == '"':
+			return false
+		}
+	}
+	return true
 }
 
 func algElem(parent *etree.Element, tag, alg string) {
