@@ -104,7 +104,7 @@ func signEnvelope(e *envelope, role signerRole, s *Signing, atts []wireAttachmen
 			return nil, errors.New("osci: composed envelope lacks Header or Body")
 		}
 		byID := map[string]*etree.Element{idBody: body}
-		for _, h := range header.ChildElements() {
+		for h := range elementsOf(header) {
 			if id := h.SelectAttrValue("Id", ""); id != "" {
 				byID[id] = h
 			}
@@ -162,10 +162,18 @@ func signEnvelope(e *envelope, role signerRole, s *Signing, atts []wireAttachmen
 		}
 		refs = append(refs, ref)
 	}
-	if _, err := s.signer().Sign(block, refs, xmldsig.RetrievalMethodKeyInfo("#"+role.certRef)); err != nil {
+	// SignXML writes the ds:Signature as serialize would write the element
+	// Sign builds; the block around it is written the same way.
+	sig, err := s.signer().SignXML(block, refs, "#"+role.certRef)
+	if err != nil {
 		return nil, fmt.Errorf("osci: signing %s: %w", role.block, err)
 	}
-	return serialize(block), nil
+	var b bytes.Buffer
+	b.Grow(len(sig) + 160)
+	b.WriteString(fmt.Sprintf(signatureBlockOpenFmt, role.block, id))
+	b.Write(sig)
+	b.WriteString("</osci:" + role.block + ">")
+	return b.Bytes(), nil
 }
 
 // envelopeAttrs are the namespace declarations of envelopeNS as attributes.

@@ -217,7 +217,7 @@ func (b *contentBuilder) signContainer(xml []byte, atts []attachmentRef) ([]byte
 		}
 	}()
 	ai := 0
-	for _, c := range root.ChildElements() {
+	for c := range elementsOf(root) {
 		if c.Tag != "Content" {
 			continue
 		}

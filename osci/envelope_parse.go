@@ -2,6 +2,7 @@ package osci
 
 import (
 	"fmt"
+	"iter"
 	"strconv"
 	"strings"
 
@@ -112,7 +113,7 @@ func ParseEnvelope(data []byte) (*Envelope, error) {
 		return nil, perr(root, "root element is not soap:Envelope")
 	}
 	var header, body *etree.Element
-	for _, c := range root.ChildElements() {
+	for c := range elementsOf(root) {
 		switch {
 		case is(c, NSSOAP, "Header") && header == nil && body == nil:
 			header = c
@@ -148,7 +149,7 @@ func ParseEnvelope(data []byte) (*Envelope, error) {
 
 	var order *etree.Element
 	seenIDs := map[string]bool{}
-	for _, h := range header.ChildElements() {
+	for h := range elementsOf(header) {
 		id := h.SelectAttrValue("Id", "")
 		ns, local := h.NamespaceURI(), h.Tag
 		switch {
@@ -244,7 +245,7 @@ func ParseEnvelope(data []byte) (*Envelope, error) {
 	}
 	if content != nil {
 		e.pkg = content
-		for _, c := range content.ChildElements() {
+		for c := range elementsOf(content) {
 			switch {
 			case is(c, NSXENC, "EncryptedData"):
 				e.encData = append(e.encData, c)
@@ -268,12 +269,25 @@ func (e *Envelope) Signed() bool { return e.signature != nil }
 // Raw returns the envelope's XML as parsed.
 func (e *Envelope) Raw() []byte { return e.raw }
 
+// elementsOf yields the child elements of el in order. etree's
+// ChildElements builds a slice on every call, and envelopes are walked
+// child by child many times per message.
+func elementsOf(el *etree.Element) iter.Seq[*etree.Element] {
+	return func(yield func(*etree.Element) bool) {
+		for _, t := range el.Child {
+			if c, ok := t.(*etree.Element); ok && !yield(c) {
+				return
+			}
+		}
+	}
+}
+
 func is(el *etree.Element, ns, local string) bool {
 	return el != nil && el.Tag == local && el.NamespaceURI() == ns
 }
 
 func child(el *etree.Element, ns, local string) *etree.Element {
-	for _, c := range el.ChildElements() {
+	for c := range elementsOf(el) {
 		if is(c, ns, local) {
 			return c
 		}
@@ -283,7 +297,7 @@ func child(el *etree.Element, ns, local string) *etree.Element {
 
 func children(el *etree.Element, ns, local string) []*etree.Element {
 	var out []*etree.Element
-	for _, c := range el.ChildElements() {
+	for c := range elementsOf(el) {
 		if is(c, ns, local) {
 			out = append(out, c)
 		}
@@ -356,7 +370,7 @@ var repeatableCerts = map[string]bool{CipherCertificateOtherAuthor: true, Cipher
 func parseCertHeader(el *etree.Element) ([]CertEntry, error) {
 	var out []CertEntry
 	seen := map[string]bool{}
-	for _, c := range el.ChildElements() {
+	for c := range elementsOf(el) {
 		if c.NamespaceURI() != NSOSCI {
 			return nil, perr(c, "unexpected element in certificate header")
 		}
@@ -421,7 +435,7 @@ func parseFeatures(el *etree.Element) (*FeatureDescription, error) {
 
 func parseFault(el *etree.Element) *FaultError {
 	f := &FaultError{}
-	for _, c := range el.ChildElements() {
+	for c := range elementsOf(el) {
 		switch c.Tag {
 		case "faultcode":
 			f.FaultCode = textOf(c)
@@ -538,7 +552,7 @@ func parseProcessCard(el *etree.Element) (ProcessCardBundle, error) {
 			i.CertType, i.MathResult, i.OfflineResult = attr("CertType"), attr("MathResult"), attr("OfflineResult")
 			if on := child(in, NSOSCI, "OnlineResult"); on != nil {
 				or := &OnlineResult{OK: on.SelectAttrValue("Result", "") == "ok"}
-				for _, c := range on.ChildElements() {
+				for c := range elementsOf(on) {
 					or.Check = append(or.Check, OnlineCheck{Name: c.Tag, Value: textOf(c)})
 				}
 				i.OnlineResult = or
@@ -551,7 +565,7 @@ func parseProcessCard(el *etree.Element) (ProcessCardBundle, error) {
 
 func parseSelection(el *etree.Element) (*Selection, error) {
 	s := &Selection{}
-	for _, c := range el.ChildElements() {
+	for c := range elementsOf(el) {
 		switch c.Tag {
 		case "MessageId":
 			id, err := decodeMessageID(c)
@@ -622,7 +636,7 @@ func parseChunk(el *etree.Element) (*ChunkInformation, error) {
 
 // parseOrder reads the children of the order element into m.
 func parseOrder(el *etree.Element, m *Message) error {
-	for _, c := range el.ChildElements() {
+	for c := range elementsOf(el) {
 		ns := c.NamespaceURI()
 		var err error
 		switch {

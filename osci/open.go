@@ -571,9 +571,9 @@ func (o *Opened) verifyMessage(opts OpenOptions) error {
 	}
 	var required []*etree.Element
 	root := env.doc.Root()
-	for _, c := range root.ChildElements() {
+	for c := range elementsOf(root) {
 		if is(c, NSSOAP, "Header") {
-			for _, h := range c.ChildElements() {
+			for h := range elementsOf(c) {
 				if h.SelectAttrValue("Id", "") != "" && h != env.signature.Parent() {
 					required = append(required, h)
 				}
@@ -687,7 +687,7 @@ func (o *Opened) readContainer(el *etree.Element, opts OpenOptions, decrypted bo
 	var sigs []*etree.Element
 	// Encrypted attachments first: their plaintext is what contents and
 	// signatures refer to.
-	for _, k := range el.ChildElements() {
+	for k := range elementsOf(el) {
 		if !is(k, NSXENC, "EncryptedData") {
 			continue
 		}
@@ -697,7 +697,7 @@ func (o *Opened) readContainer(el *etree.Element, opts OpenOptions, decrypted bo
 		}
 	}
 	var contents []*etree.Element
-	for _, k := range el.ChildElements() {
+	for k := range elementsOf(el) {
 		switch {
 		case is(k, NSDS, "Signature"):
 			sigs = append(sigs, k)
@@ -784,7 +784,7 @@ func (o *Opened) verifyContainerSignature(sig, container *etree.Element, opts Op
 	}
 	var required []*etree.Element
 	var cids []string
-	for _, k := range container.ChildElements() {
+	for k := range elementsOf(container) {
 		if !is(k, NSOSCI, "Content") {
 			continue
 		}

@@ -708,7 +708,7 @@ func equalFoldASCII(a, b string) bool {
 // current start tag. A handful is compared directly; beyond that a set keeps
 // the check linear, so many attributes cannot make it quadratic.
 func (s *scanner) duplicateAttr(attr []byte) bool {
-	const direct = 8
+	const direct = 16 // an envelope's header blocks carry nine or ten
 	n := len(s.scratch)
 	if n < direct {
 		for _, a := range s.scratch {

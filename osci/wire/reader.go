@@ -392,8 +392,41 @@ func (r *Reader) readHeaderBlock(part int) (Header, error) {
 		if len(h) >= r.lim.MaxHeaderFields {
 			return nil, r.errorf(ErrLimit, part, "more than %d header fields", r.lim.MaxHeaderFields)
 		}
-		h = append(h, Field{Name: string(line[:colon]), Value: strings.TrimSpace(string(line[colon+1:]))})
+		h = append(h, Field{Name: headerString(line[:colon]), Value: headerString(bytes.TrimSpace(line[colon+1:]))})
 	}
+}
+
+// headerString returns b as a string, without allocating for the header
+// names and values every OSCI message repeats (several per part, several
+// parts per message).
+func headerString(b []byte) string {
+	switch string(b) { // compared without a conversion
+	case HeaderContentType:
+		return HeaderContentType
+	case HeaderContentID:
+		return HeaderContentID
+	case HeaderContentLength:
+		return HeaderContentLength
+	case HeaderContentTransferEncoding:
+		return HeaderContentTransferEncoding
+	case HeaderMIMEVersion:
+		return HeaderMIMEVersion
+	case "1.0":
+		return "1.0"
+	case Encoding8Bit:
+		return Encoding8Bit
+	case EncodingBinary:
+		return EncodingBinary
+	case "text/xml; charset=UTF-8":
+		return "text/xml; charset=UTF-8"
+	case "application/octet-stream":
+		return "application/octet-stream"
+	case "<" + RootContentID + ">":
+		return "<" + RootContentID + ">"
+	case "<" + TransportCipherContentID + ">":
+		return "<" + TransportCipherContentID + ">"
+	}
+	return string(b)
 }
 
 // peekAtLeast returns all buffered bytes, reading until at least n are
