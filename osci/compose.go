@@ -200,21 +200,17 @@ func envelopeContext() *etree.Element {
 // given as the element trees it was serialised from, placed in a Body of
 // the same namespace context, which the signer canonicalises straight into
 // the digest (no copy of the canonical form, which is as large as the
-// content). It returns nil for anything else (content relayed from another
-// message, a container that exists only as bytes, or text the serialiser
-// would have escaped, where a parse of the bytes might not give back the
-// same tree); the signer parses then.
+// content). trees must have been serialised without escaping anything
+// (serializePlain), so that a parse of the bytes gives back the same trees;
+// buildContent gives no trees otherwise. It returns nil for anything else
+// (content relayed from another message, a container that exists only as
+// bytes or whose text needed escaping); the signer parses then.
 func canonicalBody(e *envelope, content []byte, trees []*etree.Element) *knownBody {
 	if content == nil {
 		return &knownBody{canonical: e.body}
 	}
 	if trees == nil || e.typ.info().block == blockBody {
 		return nil
-	}
-	for _, t := range trees {
-		if !roundTrips(t) {
-			return nil
-		}
 	}
 	body := envelopeContext().CreateElement("soap:Body")
 	body.Attr = append(body.Attr, envelopeAttrs...)
@@ -224,32 +220,6 @@ func canonicalBody(e *envelope, content []byte, trees []*etree.Element) *knownBo
 		pkg.AddChild(t)
 	}
 	return &knownBody{tree: body}
-}
-
-// roundTrips reports whether parsing serialize(el) gives back exactly el:
-// only elements, and attribute values and text that serialize copies
-// unescaped.
-func roundTrips(el *etree.Element) bool {
-	for _, a := range el.Attr {
-		if !plainAttrValue(a.Value) {
-			return false
-		}
-	}
-	for _, c := range el.Child {
-		switch t := c.(type) {
-		case *etree.Element:
-			if !roundTrips(t) {
-				return false
-			}
-		case *etree.CharData:
-			if t.IsCData() || !plainText(t.Data) {
-				return false
-			}
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // Outgoing is a composed message ready to be sent: its MIME entity with the

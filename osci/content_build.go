@@ -114,8 +114,9 @@ func (b *contentBuilder) readerRef(c *x509.Certificate) string {
 }
 
 // container renders one ContentContainer (signed and/or encrypted) and
-// returns the element tree the bytes were serialised from (nil for an
-// unsigned plain container, which exists only as bytes).
+// returns the element tree the bytes were serialised from when they were
+// serialised without escaping anything (nil otherwise, and for an unsigned
+// plain container, which exists only as bytes).
 func (b *contentBuilder) container(spec *ContentContainer) (xml []byte, tree *etree.Element, atts []wireAttachment, encrypted bool, err error) {
 	encrypted = len(spec.EncryptFor) > 0
 	if len(spec.Contents) == 0 {
@@ -130,6 +131,7 @@ func (b *contentBuilder) container(spec *ContentContainer) (xml []byte, tree *et
 	w.start("osci:ContentContainer", envelopeNS, "Id", id)
 	var encAtt bytes.Buffer
 	var plainRefs []attachmentRef
+	var inline [][]byte // inline contents in document order, for the signature
 	for _, c := range spec.Contents {
 		cid := "content" + strconv.Itoa(b.contentN)
 		b.contentN++
@@ -159,6 +161,7 @@ func (b *contentBuilder) container(spec *ContentContainer) (xml []byte, tree *et
 			w.start("osci:Content", "")
 			w.b64("osci:Base64Content", "", c.Data, "Id", cid)
 			w.end("osci:Content")
+			inline = append(inline, c.Data)
 		}
 	}
 	w.Write(encAtt.Bytes())
@@ -166,7 +169,7 @@ func (b *contentBuilder) container(spec *ContentContainer) (xml []byte, tree *et
 	xml = w.Bytes()
 
 	if spec.Sign {
-		if xml, tree, err = b.signContainer(xml, plainRefs); err != nil {
+		if xml, tree, err = b.signContainer(xml, plainRefs, inline); err != nil {
 			return nil, nil, nil, false, err
 		}
 	}
@@ -200,10 +203,11 @@ type recipientRef struct {
 }
 
 // signContainer adds a ds:Signature as the first child of the container:
-// inline contents are signed over their decoded bytes (base64 transform),
-// attachment references over the Content element and the attachment
-// plaintext.
-func (b *contentBuilder) signContainer(xml []byte, atts []attachmentRef) ([]byte, *etree.Element, error) {
+// inline contents are signed over their decoded bytes (base64 transform;
+// inline holds them in document order, as they were encoded, so they are
+// not decoded again), attachment references over the Content element and
+// the attachment plaintext.
+func (b *contentBuilder) signContainer(xml []byte, atts []attachmentRef, inline [][]byte) ([]byte, *etree.Element, error) {
 	doc, err := safexml.Parse(xml, ParseLimits)
 	if err != nil {
 		return nil, nil, err
@@ -216,13 +220,14 @@ func (b *contentBuilder) signContainer(xml []byte, atts []attachmentRef) ([]byte
 			c.Close()
 		}
 	}()
-	ai := 0
+	ai, ii := 0, 0
 	for c := range elementsOf(root) {
 		if c.Tag != "Content" {
 			continue
 		}
 		if b64 := c.SelectElement("osci:Base64Content"); b64 != nil {
-			refs = append(refs, xmldsig.Reference{Element: b64, Transforms: []string{xmldsig.TransformBase64}})
+			refs = append(refs, xmldsig.Reference{Element: b64, Transforms: []string{xmldsig.TransformBase64}, Octets: inline[ii]})
+			ii++
 			continue
 		}
 		refs = append(refs, xmldsig.Reference{Element: c})
@@ -241,5 +246,9 @@ func (b *contentBuilder) signContainer(xml []byte, atts []attachmentRef) ([]byte
 	}
 	root.RemoveChild(sig)
 	root.InsertChildAt(0, sig)
-	return serialize(root), root, nil
+	xml, plain := serializePlain(root)
+	if !plain {
+		return xml, nil, nil // exists only as bytes for the message signature
+	}
+	return xml, root, nil
 }

@@ -251,7 +251,9 @@ func decryptAttachment(el *etree.Element, o *Opened, opts OpenOptions) (string, 
 }
 
 // encryptContainer encrypts a serialised ContentContainer for its readers
-// (one EncryptedKey each, pointing to their certificate elements).
+// (one EncryptedKey each, pointing to their certificate elements). It
+// returns the EncryptedData tree only when its serialisation escaped
+// nothing (see canonicalBody).
 func encryptContainer(plain []byte, id string, recipients []recipientRef) ([]byte, *etree.Element, error) {
 	key, err := xmlenc.NewKey(xmlenc.AES256GCM)
 	if err != nil {
@@ -273,7 +275,11 @@ func encryptContainer(plain []byte, id string, recipients []recipientRef) ([]byt
 	if err != nil {
 		return nil, nil, err
 	}
-	return serialize(el), el, nil
+	xml, unescaped := serializePlain(el)
+	if !unescaped {
+		return xml, nil, nil
+	}
+	return xml, el, nil
 }
 
 // encryptAttachment encrypts an attachment under a fresh key into a spool

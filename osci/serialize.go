@@ -17,6 +17,18 @@ import (
 // construction.
 func serialize(el *etree.Element) []byte { return serializeWith(el, nil) }
 
+// serializePlain is serialize that also reports whether everything was
+// copied without escaping (only elements, and attribute values and text
+// plainText/plainAttrValue accept): then parsing the bytes gives back
+// exactly el, which is what the signer relies on when it canonicalises el
+// instead of the bytes (canonicalBody).
+func serializePlain(el *etree.Element) ([]byte, bool) {
+	var b bytes.Buffer
+	b.Grow(serializedSizeHint(el))
+	plain := writeFast(&b, el, nil)
+	return b.Bytes(), plain
+}
+
 // serializeWith serialises el as if the attributes extra had been appended
 // to it (etree's CreateAttr on a copy of el).
 func serializeWith(el *etree.Element, extra []etree.Attr) []byte {
@@ -84,7 +96,9 @@ func writeName(b *bytes.Buffer, space, local string) {
 	b.WriteString(local)
 }
 
-func writeFast(b *bytes.Buffer, e *etree.Element, extra []etree.Attr) {
+// writeFast writes e and reports whether every token took the fast path.
+func writeFast(b *bytes.Buffer, e *etree.Element, extra []etree.Attr) (plain bool) {
+	plain = true
 	b.WriteByte('<')
 	writeName(b, e.Space, e.Tag)
 	for i := range len(e.Attr) + len(extra) {
@@ -97,6 +111,7 @@ func writeFast(b *bytes.Buffer, e *etree.Element, extra []etree.Attr) {
 		b.WriteByte(' ')
 		if !plainAttrValue(a.Value) {
 			a.WriteTo(b, &writeSettings)
+			plain = false
 			continue
 		}
 		writeName(b, a.Space, a.Key)
@@ -108,21 +123,26 @@ func writeFast(b *bytes.Buffer, e *etree.Element, extra []etree.Attr) {
 	for _, c := range e.Child {
 		switch t := c.(type) {
 		case *etree.Element:
-			writeFast(b, t, nil)
+			if !writeFast(b, t, nil) {
+				plain = false
+			}
 		case *etree.CharData:
 			if !t.IsCData() && plainText(t.Data) {
 				b.WriteString(t.Data)
 			} else {
 				t.WriteTo(b, &writeSettings)
+				plain = false
 			}
 		default:
 			c.WriteTo(b, &writeSettings)
+			plain = false
 		}
 	}
 	// writeSettings.CanonicalEndTags: an empty element is <a></a> too.
 	b.WriteString("</")
 	writeName(b, e.Space, e.Tag)
 	b.WriteByte('>')
+	return plain
 }
 
 // serializedSizeHint estimates the output size (text dominates) so the

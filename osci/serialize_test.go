@@ -31,6 +31,22 @@ func checkSerialize(t *testing.T, name string, root *etree.Element) int {
 		if got, want := serialize(e), etreeSerialize(e); !bytes.Equal(got, want) {
 			t.Fatalf("%s: serialize(%s) differs from etree:\n got %q\nwant %q", name, e.GetPath(), got, want)
 		}
+		// serializePlain: the same bytes, and "plain" exactly when nothing
+		// was escaped, in which case the bytes parse back to the same tree
+		// (what the signer relies on when it canonicalises the tree).
+		got, plain := serializePlain(e)
+		if !bytes.Equal(got, etreeSerialize(e)) || plain != copiesUnescaped(e) {
+			t.Fatalf("%s: serializePlain(%s): plain %v, want %v", name, e.GetPath(), plain, copiesUnescaped(e))
+		}
+		if plain {
+			back, err := safexml.Parse(got, safexml.Limits{})
+			if err != nil {
+				t.Fatalf("%s: %s does not parse back: %v", name, e.GetPath(), err)
+			}
+			if d := differentTree(e, back.Root()); d != "" {
+				t.Fatalf("%s: %s parses back differently: %s", name, e.GetPath(), d)
+			}
+		}
 		for _, c := range e.ChildElements() {
 			walk(c)
 		}
@@ -189,4 +205,60 @@ func TestPlainTextEveryByteEveryPosition(t *testing.T) {
 			}
 		}
 	}
+}
+
+// copiesUnescaped is the definition serializePlain's flag must meet: only
+// elements and non-CDATA text, every attribute value and text plain.
+func copiesUnescaped(el *etree.Element) bool {
+	for _, a := range el.Attr {
+		if !plainAttrValue(a.Value) {
+			return false
+		}
+	}
+	for _, c := range el.Child {
+		switch t := c.(type) {
+		case *etree.Element:
+			if !copiesUnescaped(t) {
+				return false
+			}
+		case *etree.CharData:
+			if t.IsCData() || !plainText(t.Data) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// differentTree describes the first difference between two element trees
+// (names, attributes in order, child elements and text), "" if none.
+func differentTree(a, b *etree.Element) string {
+	if a.Space != b.Space || a.Tag != b.Tag || len(a.Attr) != len(b.Attr) || len(a.Child) != len(b.Child) {
+		return a.GetPath() + ": name, attribute or child count"
+	}
+	for i := range a.Attr {
+		if a.Attr[i].Space != b.Attr[i].Space || a.Attr[i].Key != b.Attr[i].Key || a.Attr[i].Value != b.Attr[i].Value {
+			return a.GetPath() + ": attribute " + a.Attr[i].Key
+		}
+	}
+	for i := range a.Child {
+		switch x := a.Child[i].(type) {
+		case *etree.Element:
+			y, ok := b.Child[i].(*etree.Element)
+			if !ok {
+				return a.GetPath() + ": element vs other token"
+			}
+			if d := differentTree(x, y); d != "" {
+				return d
+			}
+		case *etree.CharData:
+			y, ok := b.Child[i].(*etree.CharData)
+			if !ok || x.Data != y.Data {
+				return a.GetPath() + ": text"
+			}
+		}
+	}
+	return ""
 }

@@ -39,6 +39,12 @@ type Reference struct {
 	// them as given; verification never relies on it (it canonicalises
 	// what it receives).
 	Canonical []byte
+	// Octets are, for an Element reference with the base64 transform that
+	// the signer wrote itself, the bytes the transform yields (what it
+	// base64-encoded into the element), so they need not be decoded again.
+	// The digest is taken over them as given; verification never relies
+	// on it (it decodes what it receives).
+	Octets []byte
 	// Transforms; nil means [C14N10] for elements and none for attachments.
 	// Use []string{TransformBase64} for osci:Base64Content.
 	Transforms []string
@@ -370,6 +376,8 @@ func algElem(parent *etree.Element, tag, alg string) {
 func digestForSigning(d io.Writer, r Reference, parent *etree.Element, idx *IDIndex) (uri string, transforms []string, err error) {
 	transforms = r.Transforms
 	switch {
+	case r.Octets != nil && (r.Element == nil || len(transforms) != 1 || transforms[0] != TransformBase64):
+		return "", nil, errorf(ErrMalformed, r.URI, "Octets need an element reference with the base64 transform")
 	case r.Canonical != nil:
 		if r.Element != nil || r.Data != nil {
 			return "", nil, errorf(ErrMalformed, r.URI, "reference has Canonical and Element or Data")
@@ -405,6 +413,10 @@ func digestForSigning(d io.Writer, r Reference, parent *etree.Element, idx *IDIn
 		}
 		switch {
 		case len(transforms) == 1 && transforms[0] == TransformBase64:
+			if r.Octets != nil {
+				d.Write(r.Octets)
+				return uri, transforms, nil
+			}
 			data, err := Base64Text(r.Element)
 			if err != nil {
 				return "", nil, errorf(ErrMalformed, uri, "base64 content: %v", err)
