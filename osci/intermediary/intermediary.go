@@ -27,6 +27,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/xagw/xagw/osci"
@@ -469,16 +470,21 @@ func (im *Intermediary) advance(c *call) error {
 // inspections reports the certificate checks of an order's certificates.
 func (im *Intermediary) inspections(m *osci.Message) []osci.Inspection {
 	now := im.cfg.Now()
-	var out []osci.Inspection
+	out := make([]osci.Inspection, 0, len(m.NonIntermediary))
+	var chain []*x509.Certificate
 	for _, e := range m.NonIntermediary {
-		in := osci.Inspection{Timestamp: osci.Timestamp{Plain: now}, SubjectName: e.Cert.Subject.String(), IssuerName: e.Cert.Issuer.String(),
-			SerialNumber: e.Cert.SerialNumber.String(), CertType: "unknown", MathResult: "ok", OfflineResult: "indeterminate"}
+		n := certNamesOf(e.Cert)
+		in := osci.Inspection{Timestamp: osci.Timestamp{Plain: now}, SubjectName: n.subject, IssuerName: n.issuer,
+			SerialNumber: n.serial, CertType: "unknown", MathResult: "ok", OfflineResult: "indeterminate"}
 		if im.cfg.Policy != nil {
 			usage := keystore.UsageEncryption
 			if strings.HasPrefix(e.Element, "Signature") {
 				usage = keystore.UsageSignature
 			}
-			if err := im.cfg.Policy.Check(e.Cert, usage, m.Certificates()...); err != nil {
+			if chain == nil {
+				chain = m.Certificates()
+			}
+			if err := im.cfg.Policy.Check(e.Cert, usage, chain...); err != nil {
 				in.OfflineResult = "invalid"
 			} else {
 				in.OfflineResult = "valid"
@@ -487,6 +493,35 @@ func (im *Intermediary) inspections(m *osci.Message) []osci.Inspection {
 		out = append(out, in)
 	}
 	return out
+}
+
+// certNames are the strings an inspection reports for a certificate.
+type certNames struct{ subject, issuer, serial string }
+
+// certNamesCache remembers certNames per certificate: every order carries
+// the same few certificates (the same *x509.Certificate, from the parse
+// cache), and rendering distinguished names allocates a lot. It is
+// emptied when it reaches 256 entries.
+var certNamesCache struct {
+	sync.Mutex
+	m map[*x509.Certificate]certNames
+}
+
+func certNamesOf(c *x509.Certificate) certNames {
+	certNamesCache.Lock()
+	n, ok := certNamesCache.m[c]
+	certNamesCache.Unlock()
+	if ok {
+		return n
+	}
+	n = certNames{subject: c.Subject.String(), issuer: c.Issuer.String(), serial: c.SerialNumber.String()}
+	certNamesCache.Lock()
+	if certNamesCache.m == nil || len(certNamesCache.m) >= 256 {
+		certNamesCache.m = make(map[*x509.Certificate]certNames)
+	}
+	certNamesCache.m[c] = n
+	certNamesCache.Unlock()
+	return n
 }
 
 // storeDelivery validates and stores a delivery into the addressee's
