@@ -132,6 +132,7 @@ func (b *contentBuilder) container(spec *ContentContainer) (xml []byte, tree *et
 	var encAtt bytes.Buffer
 	var plainRefs []attachmentRef
 	var inline [][]byte // inline contents in document order, for the signature
+	var inlineIDs []string
 	for _, c := range spec.Contents {
 		cid := "content" + strconv.Itoa(b.contentN)
 		b.contentN++
@@ -162,13 +163,21 @@ func (b *contentBuilder) container(spec *ContentContainer) (xml []byte, tree *et
 			w.b64("osci:Base64Content", "", c.Data, "Id", cid)
 			w.end("osci:Content")
 			inline = append(inline, c.Data)
+			inlineIDs = append(inlineIDs, cid)
 		}
 	}
 	w.Write(encAtt.Bytes())
 	w.end("osci:ContentContainer")
 	xml = w.Bytes()
 
-	if spec.Sign {
+	switch {
+	case spec.Sign && encrypted && len(plainRefs) == 0:
+		// Only the ciphertext of this container goes into the message, so
+		// it is needed as bytes only and is signed without parsing it.
+		if xml, err = b.signInlineContainer(xml, id, inline, inlineIDs); err != nil {
+			return nil, nil, nil, false, err
+		}
+	case spec.Sign:
 		if xml, tree, err = b.signContainer(xml, plainRefs, inline); err != nil {
 			return nil, nil, nil, false, err
 		}
@@ -187,6 +196,35 @@ func (b *contentBuilder) container(spec *ContentContainer) (xml []byte, tree *et
 		return nil, nil, nil, false, err
 	}
 	return ed, edTree, atts, true, nil
+}
+
+// signInlineContainer is signContainer for a container with inline
+// contents only, written by container() as xml: it produces the same bytes
+// without parsing xml. The signature needs only the container's namespace
+// context (the envelope declarations written on it) and the Base64Content
+// elements to refer to by Id, whose digests are taken over the octets they
+// were written from; a skeleton with just that stands in for the parsed
+// container, and the signature is inserted as the first child, where
+// signContainer puts it (TestSignInlineContainerMatchesParsing).
+func (b *contentBuilder) signInlineContainer(xml []byte, id string, inline [][]byte, ids []string) ([]byte, error) {
+	root := etree.NewElement("osci:ContentContainer")
+	root.Attr = append(root.Attr, envelopeAttrs...)
+	root.CreateAttr("Id", id)
+	refs := make([]xmldsig.Reference, len(inline))
+	for i, data := range inline {
+		b64 := root.CreateElement("osci:Content").CreateElement("osci:Base64Content")
+		b64.CreateAttr("Id", ids[i])
+		refs[i] = xmldsig.Reference{Element: b64, Transforms: []string{xmldsig.TransformBase64}, Octets: data}
+	}
+	sig, err := b.signing.signer().SignXML(root, refs, "#"+b.signerRef)
+	if err != nil {
+		return nil, fmt.Errorf("signing container: %w", err)
+	}
+	end := bytes.IndexByte(xml, '>') + 1 // the start tag's attribute values hold no '>'
+	out := make([]byte, 0, len(xml)+len(sig))
+	out = append(out, xml[:end]...)
+	out = append(out, sig...)
+	return append(out, xml[end:]...), nil
 }
 
 // attachmentRef is an attachment a container signature covers (plaintext).

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -110,5 +111,45 @@ func TestFastSignMatchesParsedContent(t *testing.T) {
 		}
 		checkFastSign(t, name, env, canon, b.attachments)
 		b.Close()
+	}
+}
+
+// A container with inline contents only, signed without parsing it, is
+// byte for byte what signing the parsed container gives (PKCS#1 v1.5 is
+// deterministic): one or several contents, empty content, data of every
+// byte value.
+func TestSignInlineContainerMatchesParsing(t *testing.T) {
+	all := make([]byte, 256)
+	for i := range all {
+		all[i] = byte(i)
+	}
+	for name, contents := range map[string][][]byte{
+		"one":     {[]byte("<Antrag>äöü &amp;</Antrag>")},
+		"several": {[]byte("a"), bytes.Repeat(all, 100), []byte("c")},
+		"empty":   {{}, nil},
+	} {
+		b := &contentBuilder{signing: deterministicSigning(t), signerRef: "originator_signature_x", out: &builtContent{}, names: map[string]bool{}}
+		var w xw
+		w.start("osci:ContentContainer", envelopeNS, "Id", "contentcontainer0")
+		var ids []string
+		for i, c := range contents {
+			id := "content" + strconv.Itoa(i)
+			ids = append(ids, id)
+			w.start("osci:Content", "")
+			w.b64("osci:Base64Content", "", c, "Id", id)
+			w.end("osci:Content")
+		}
+		w.end("osci:ContentContainer")
+		parsed, _, err := b.signContainer(bytes.Clone(w.Bytes()), nil, contents)
+		if err != nil {
+			t.Fatal(err)
+		}
+		direct, err := b.signInlineContainer(bytes.Clone(w.Bytes()), "contentcontainer0", contents, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(parsed, direct) {
+			t.Fatalf("%s: differs:\nparsed %s\ndirect %s", name, parsed, direct)
+		}
 	}
 }
