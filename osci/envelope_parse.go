@@ -1,6 +1,7 @@
 package osci
 
 import (
+	"crypto/x509"
 	"fmt"
 	"iter"
 	"strconv"
@@ -386,17 +387,49 @@ func parseCertHeader(el *etree.Element) ([]CertEntry, error) {
 		if xc == nil {
 			return nil, perr(c, "no ds:X509Data/ds:X509Certificate")
 		}
-		der, err := decodeB64(xc)
+		cert, err := certificateIn(xc)
 		if err != nil {
 			return nil, err
-		}
-		cert, err := certcache.Parse(der)
-		if err != nil {
-			return nil, &ParseError{Path: elementPath(xc), Reason: "invalid certificate", Err: err}
 		}
 		out = append(out, CertEntry{Element: c.Tag, ID: c.SelectAttrValue("Id", ""), Cert: cert})
 	}
 	return out, nil
+}
+
+// certificateIn decodes and parses the certificate in a
+// ds:X509Certificate element. A text seen before is not decoded again
+// (certcache.FromText): the same parties' certificates come in every
+// message.
+func certificateIn(xc *etree.Element) (*x509.Certificate, error) {
+	text, single := singleText(xc)
+	if single {
+		if cert := certcache.FromText(text); cert != nil {
+			return cert, nil
+		}
+	}
+	der, err := decodeB64(xc)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := certcache.Parse(der)
+	if err != nil {
+		return nil, &ParseError{Path: elementPath(xc), Reason: "invalid certificate", Err: err}
+	}
+	if single {
+		certcache.RememberText(text, cert)
+	}
+	return cert, nil
+}
+
+// singleText returns the text of an element whose only child is one text
+// token.
+func singleText(el *etree.Element) (string, bool) {
+	if len(el.Child) == 1 {
+		if t, ok := el.Child[0].(*etree.CharData); ok && !t.IsCData() {
+			return t.Data, true
+		}
+	}
+	return "", false
 }
 
 func parseFeatures(el *etree.Element) (*FeatureDescription, error) {

@@ -2,10 +2,12 @@ package osci
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -197,7 +199,9 @@ func certHeaderXML(name, id string, entries []CertEntry) *xw {
 	for _, c := range entries {
 		w.start("osci:"+c.Element, "", "Id", c.ID)
 		w.start("ds:X509Data", "")
-		w.b64("ds:X509Certificate", "", c.Cert.Raw)
+		w.start("ds:X509Certificate", "")
+		w.WriteString(certBase64(c.Cert))
+		w.end("ds:X509Certificate")
 		w.end("ds:X509Data")
 		w.end("osci:" + c.Element)
 	}
@@ -557,4 +561,29 @@ func writeOrderContent(w *xw, m *Message) error {
 		return fmt.Errorf("osci: no order content for %s", m.Type)
 	}
 	return nil
+}
+
+// certBase64 returns writeBase64Wrapped of the certificate's DER. The same
+// few certificates go into every message; their text is remembered per
+// certificate (a bounded cache, emptied at 256 entries).
+func certBase64(c *x509.Certificate) string {
+	certTexts.Lock()
+	t, ok := certTexts.m[c]
+	certTexts.Unlock()
+	if ok {
+		return t
+	}
+	t = base64Wrapped(c.Raw)
+	certTexts.Lock()
+	if certTexts.m == nil || len(certTexts.m) >= 256 {
+		certTexts.m = make(map[*x509.Certificate]string)
+	}
+	certTexts.m[c] = t
+	certTexts.Unlock()
+	return t
+}
+
+var certTexts struct {
+	sync.Mutex
+	m map[*x509.Certificate]string
 }

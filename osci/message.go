@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"sync"
 	"time"
 )
 
@@ -215,8 +216,33 @@ func (m *Message) certByID(id string) *CertEntry {
 // "addressee_cipher_ac57…". role is originator, addressee, intermed, or
 // readerN / authorN with a running number.
 func CertID(role, function string, cert *x509.Certificate) string {
-	sum := sha256.Sum256(cert.Raw)
-	return role + "_" + function + "_" + hex.EncodeToString(sum[:])
+	return role + "_" + function + "_" + certFingerprint(cert)
+}
+
+// certFingerprint is the hex SHA-256 of the certificate's DER, remembered
+// per certificate (a bounded cache): Ids are made for the same few
+// certificates many times per message.
+func certFingerprint(c *x509.Certificate) string {
+	fingerprints.Lock()
+	f, ok := fingerprints.m[c]
+	fingerprints.Unlock()
+	if ok {
+		return f
+	}
+	sum := sha256.Sum256(c.Raw)
+	f = hex.EncodeToString(sum[:])
+	fingerprints.Lock()
+	if fingerprints.m == nil || len(fingerprints.m) >= 256 {
+		fingerprints.m = make(map[*x509.Certificate]string)
+	}
+	fingerprints.m[c] = f
+	fingerprints.Unlock()
+	return f
+}
+
+var fingerprints struct {
+	sync.Mutex
+	m map[*x509.Certificate]string
 }
 
 // TimeFormat is the xsd:dateTime layout used in process cards and

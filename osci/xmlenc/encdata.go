@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/beevik/etree"
 	"github.com/xagw/xagw/osci/internal/certcache"
@@ -248,12 +249,28 @@ func parseEncryptedKey(el *etree.Element) (*EncryptedKey, error) {
 					if !is(x, NamespaceDSig, "X509Certificate") || ek.Certificate != nil {
 						continue
 					}
+					// A text seen before (the same party's certificate in
+					// every message) is not decoded again.
+					text, single := "", false
+					if len(x.Child) == 1 {
+						if t, ok := x.Child[0].(*etree.CharData); ok && !t.IsCData() {
+							text, single = t.Data, true
+						}
+					}
+					if single {
+						if ek.Certificate = certcache.FromText(text); ek.Certificate != nil {
+							continue
+						}
+					}
 					der, err := decodeText(x)
 					if err != nil {
 						return nil, newError(ErrMalformed, "ds:X509Certificate: %v", err)
 					}
 					if ek.Certificate, err = certcache.Parse(der); err != nil {
 						return nil, newError(ErrMalformed, "ds:X509Certificate: %v", err)
+					}
+					if single {
+						certcache.RememberText(text, ek.Certificate)
 					}
 				}
 			}
@@ -413,7 +430,7 @@ func (ek *EncryptedKey) build() (*etree.Element, error) {
 		}
 		rm.CreateAttr("URI", ek.RetrievalURI)
 	case ek.Certificate != nil:
-		el.CreateElement("ds:KeyInfo").CreateElement("ds:X509Data").CreateElement("ds:X509Certificate").SetText(xmldsig.EncodeBase64Lines(ek.Certificate.Raw))
+		el.CreateElement("ds:KeyInfo").CreateElement("ds:X509Data").CreateElement("ds:X509Certificate").SetText(certBase64(ek.Certificate))
 	}
 	el.CreateElement("xenc:CipherData").CreateElement("xenc:CipherValue").SetText(xmldsig.EncodeBase64Lines(ek.CipherValue))
 	return el, nil
@@ -474,4 +491,30 @@ func decodeText(el *etree.Element) ([]byte, error) {
 		return r
 	}, s)
 	return base64.StdEncoding.DecodeString(s)
+}
+
+// certBase64 returns xmldsig.EncodeBase64Lines of the certificate's DER.
+// Transport encryption names the same recipient certificate in every
+// message; its text is remembered per certificate (a bounded cache,
+// emptied at 256 entries).
+func certBase64(c *x509.Certificate) string {
+	certTexts.Lock()
+	t, ok := certTexts.m[c]
+	certTexts.Unlock()
+	if ok {
+		return t
+	}
+	t = xmldsig.EncodeBase64Lines(c.Raw)
+	certTexts.Lock()
+	if certTexts.m == nil || len(certTexts.m) >= 256 {
+		certTexts.m = make(map[*x509.Certificate]string)
+	}
+	certTexts.m[c] = t
+	certTexts.Unlock()
+	return t
+}
+
+var certTexts struct {
+	sync.Mutex
+	m map[*x509.Certificate]string
 }

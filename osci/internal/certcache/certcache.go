@@ -51,3 +51,42 @@ func Parse(der []byte) (*x509.Certificate, error) {
 	cache.Unlock()
 	return c, nil
 }
+
+// MaxText is the longest base64 text FromText and RememberText keep.
+const MaxText = 2 * MaxDER
+
+var texts = struct {
+	sync.RWMutex
+	m map[string]*x509.Certificate
+}{m: map[string]*x509.Certificate{}}
+
+// FromText returns the certificate that the base64 text of a certificate
+// element (ds:X509Certificate) decoded and parsed to before, byte for byte
+// the same text, or nil. Every envelope carries its parties' certificates
+// as such text, and decoding them again for every message is what this
+// spares; the caller decodes, parses and calls RememberText on a miss.
+// Callers share the cache, so they must all decode the same way: standard
+// base64 with blanks, tabs and line breaks ignored (osci, xmldsig and
+// xmlenc do).
+func FromText(text string) *x509.Certificate {
+	if len(text) > MaxText {
+		return nil
+	}
+	texts.RLock()
+	c := texts.m[text]
+	texts.RUnlock()
+	return c
+}
+
+// RememberText records that text decoded and parsed to c without error.
+func RememberText(text string, c *x509.Certificate) {
+	if len(text) > MaxText || c == nil {
+		return
+	}
+	texts.Lock()
+	if len(texts.m) >= MaxEntries {
+		clear(texts.m)
+	}
+	texts.m[text] = c
+	texts.Unlock()
+}

@@ -67,3 +67,35 @@ func TestParseIsBounded(t *testing.T) {
 		t.Fatalf("%d entries", n)
 	}
 }
+
+// FromText finds a certificate only by exactly the text it was remembered
+// with; the cache is bounded.
+func TestTextCacheIsKeyedByTheExactText(t *testing.T) {
+	c, err := Parse(newCert(t, 7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	RememberText("TUlJQg==\n", c)
+	if FromText("TUlJQg==\n") != c {
+		t.Fatal("remembered text not found")
+	}
+	for _, other := range []string{"TUlJQg==", "TUlJQg==\r\n", "TUlJQh==\n", ""} {
+		if FromText(other) != nil {
+			t.Fatalf("%q found", other)
+		}
+	}
+	for i := 0; i < MaxEntries+10; i++ {
+		RememberText(string(rune('a'+i%26))+string(rune(i)), c)
+	}
+	texts.RLock()
+	n := len(texts.m)
+	texts.RUnlock()
+	if n > MaxEntries {
+		t.Fatalf("%d entries", n)
+	}
+	long := string(bytes.Repeat([]byte("A"), MaxText+1))
+	RememberText(long, c)
+	if FromText(long) != nil {
+		t.Fatal("over-long text kept")
+	}
+}
