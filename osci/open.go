@@ -2,6 +2,7 @@ package osci
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
 	"errors"
@@ -484,17 +485,14 @@ func signerElements(block string, t MessageType) []string {
 	return nil
 }
 
-// resolveSigner finds the certificate a signature's KeyInfo names: a
+// signerOf finds the certificate a parsed signature's KeyInfo names: a
 // RetrievalMethod to a certificate element of the message, of the kind
 // signerElements allows for the block and message type. A KeyInfo that
 // carries the certificate inline is accepted only if that certificate is
 // the one of an allowed element of the message, so an inline certificate
-// never adds a signer the certificate headers do not name.
-func resolveSigner(sig *etree.Element, m *Message, block string) (*x509.Certificate, string, error) {
-	s, err := xmldsig.ParseSignature(sig)
-	if err != nil {
-		return nil, "", err
-	}
+// never adds a signer the certificate headers do not name. Open calls it
+// from VerifyOptions.KeyFrom, so the signature is parsed once.
+func signerOf(s *xmldsig.Signature, m *Message, block string) (*x509.Certificate, string, error) {
 	allowed := signerElements(block, m.Type)
 	for _, rm := range s.KeyInfo.RetrievalMethods {
 		if !strings.HasPrefix(rm.URI, "#") {
@@ -558,17 +556,8 @@ func (o *Opened) verifyMessage(opts OpenOptions) error {
 		return &SignatureError{Block: "message", Err: errNotSigned}
 	}
 	block := env.SignatureBlock
-	cert, ref, err := resolveSigner(env.signature, &env.Message, block)
-	rep := &SignatureReport{Block: block, Signer: cert, SignerRef: ref}
+	rep := &SignatureReport{Block: block}
 	o.Signature = rep
-	if err != nil {
-		rep.Err = err
-		return &SignatureError{Block: block, Err: err}
-	}
-	if opts.Signer != nil && !bytes.Equal(opts.Signer.Raw, cert.Raw) {
-		rep.Err = fmt.Errorf("signed by %s, expected %s", cert.Subject, opts.Signer.Subject)
-		return &SignatureError{Block: block, Err: rep.Err}
-	}
 	var required []*etree.Element
 	root := env.doc.Root()
 	for c := range elementsOf(root) {
@@ -587,8 +576,25 @@ func (o *Opened) verifyMessage(opts OpenOptions) error {
 	for _, a := range o.Attachments {
 		cids = append(cids, a.ContentID)
 	}
+	// The signer is resolved from the signature Verify parses (once): the
+	// certificate element its KeyInfo names, which must be of the role the
+	// block and message type allow, and the pinned certificate if there is
+	// one. If that fails, nothing is verified and the failure is the
+	// result.
+	var cert *x509.Certificate
+	var ref string
+	var keyErr error
 	res, verr := xmldsig.Verify(env.signature, xmldsig.VerifyOptions{
-		Key: cert.PublicKey,
+		KeyFrom: func(s *xmldsig.Signature) (crypto.PublicKey, error) {
+			cert, ref, keyErr = signerOf(s, &env.Message, block)
+			if keyErr == nil && opts.Signer != nil && !bytes.Equal(opts.Signer.Raw, cert.Raw) {
+				keyErr = fmt.Errorf("signed by %s, expected %s", cert.Subject, opts.Signer.Subject)
+			}
+			if keyErr != nil {
+				return nil, keyErr
+			}
+			return cert.PublicKey, nil
+		},
 		ResolveCID: func(cid string) (io.ReadCloser, error) {
 			a := o.attachment(cid)
 			if a == nil {
@@ -599,6 +605,10 @@ func (o *Opened) verifyMessage(opts OpenOptions) error {
 		Required:     required,
 		RequiredCIDs: cids,
 	})
+	if keyErr != nil || cert == nil { // the signature did not parse, or no acceptable signer
+		rep.Signer, rep.SignerRef, rep.Err = cert, ref, verr
+		return &SignatureError{Block: block, Err: verr}
+	}
 	full := toReport(block, res)
 	full.Signer, full.SignerRef = cert, ref
 	*rep = *full
@@ -778,10 +788,6 @@ func (o *Opened) readContent(el *etree.Element, signed map[*etree.Element][]byte
 // reference verified.
 func (o *Opened) verifyContainerSignature(sig, container *etree.Element, opts OpenOptions) (*SignatureReport, map[*etree.Element][]byte) {
 	const block = "ContentContainer"
-	cert, ref, err := resolveSigner(sig, &o.Envelope.Message, block)
-	if err != nil {
-		return &SignatureReport{Block: block, SignerRef: ref, Err: err}, nil
-	}
 	var required []*etree.Element
 	var cids []string
 	for k := range elementsOf(container) {
@@ -799,8 +805,18 @@ func (o *Opened) verifyContainerSignature(sig, container *etree.Element, opts Op
 			}
 		}
 	}
+	// As for the message signature: the signer comes from the signature
+	// Verify parses; if it cannot be resolved, nothing is verified.
+	var cert *x509.Certificate
+	var ref string
+	var keyErr error
 	res, verr := xmldsig.Verify(sig, xmldsig.VerifyOptions{
-		Key: cert.PublicKey,
+		KeyFrom: func(s *xmldsig.Signature) (crypto.PublicKey, error) {
+			if cert, ref, keyErr = signerOf(s, &o.Envelope.Message, block); keyErr != nil {
+				return nil, keyErr
+			}
+			return cert.PublicKey, nil
+		},
 		ResolveCID: func(cid string) (io.ReadCloser, error) {
 			a := o.attachment(cid)
 			if a == nil {
@@ -815,6 +831,9 @@ func (o *Opened) verifyContainerSignature(sig, container *etree.Element, opts Op
 		Required:     required,
 		RequiredCIDs: cids,
 	})
+	if keyErr != nil || cert == nil {
+		return &SignatureReport{Block: block, SignerRef: ref, Err: verr}, nil
+	}
 	var octets map[*etree.Element][]byte
 	if res != nil {
 		for _, r := range res.References {

@@ -2,8 +2,10 @@ package xmldsig
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
+	"errors"
 	"testing"
 
 	"github.com/beevik/etree"
@@ -92,5 +94,32 @@ func TestSignWithOctetsEqualsDecoding(t *testing.T) {
 		if _, err := (&Signer{Key: key}).Sign(doc.Root(), []Reference{r}, nil); err == nil {
 			t.Errorf("reference %+v accepted", r)
 		}
+	}
+}
+
+// KeyFrom gets the parsed signature and supplies the key; its error ends
+// the verification with exactly that error, and a wrong key fails as a
+// wrong Key does.
+func TestVerifyKeyFrom(t *testing.T) {
+	key, _ := testKeys(t)
+	doc := signEnvelope(t, key, "")
+	sig := clientSignature(t, doc)
+	req, _ := signedParts(doc, nil)
+	opts := VerifyOptions{ResolveCID: bytesResolver(map[string][]byte{"attachment-a.txt": attachment}), Required: req, RequiredCIDs: []string{"attachment-a.txt"}}
+	var seen *Signature
+	opts.KeyFrom = func(s *Signature) (crypto.PublicKey, error) { seen = s; return &key.PublicKey, nil }
+	res, err := Verify(sig, opts)
+	if err != nil || !res.SignatureValueOK || seen == nil || seen.Element != sig || len(seen.KeyInfo.RetrievalMethods) != 1 {
+		t.Fatalf("KeyFrom: %v, %+v", err, seen)
+	}
+	stop := errors.New("no such signer")
+	opts.KeyFrom = func(*Signature) (crypto.PublicKey, error) { return nil, stop }
+	if res, err := Verify(sig, opts); err != stop || res.SignatureValueOK || len(res.References) != 0 {
+		t.Fatalf("KeyFrom error: %v, %+v", err, res)
+	}
+	other, _ := rsa.GenerateKey(rand.Reader, 2048)
+	opts.KeyFrom = func(*Signature) (crypto.PublicKey, error) { return &other.PublicKey, nil }
+	if _, err := Verify(sig, opts); !errors.Is(err, ErrSignatureInvalid) {
+		t.Fatalf("wrong key: %v", err)
 	}
 }

@@ -27,8 +27,14 @@ type CIDResolver func(contentID string) (io.ReadCloser, error)
 // VerifyOptions say what to verify against and what must be covered.
 type VerifyOptions struct {
 	// Key is the public key of the expected signer (from a certificate the
-	// caller has resolved and checked). Required.
+	// caller has resolved and checked). Required unless KeyFrom is set.
 	Key crypto.PublicKey
+	// KeyFrom, used when Key is nil, chooses the key from the parsed
+	// signature (typically from its KeyInfo), so that a caller resolving
+	// the signer does not parse the signature a second time. An error from
+	// it ends the verification with exactly that error: nothing else is
+	// checked.
+	KeyFrom func(*Signature) (crypto.PublicKey, error)
 	// ResolveCID resolves cid: references. Without it, any cid: reference
 	// fails.
 	ResolveCID CIDResolver
@@ -85,7 +91,13 @@ func Verify(sig *etree.Element, opts VerifyOptions) (*Result, error) {
 		return res, err
 	}
 	res.Signature = s
-	if opts.Key == nil {
+	key := opts.Key
+	if key == nil && opts.KeyFrom != nil {
+		if key, err = opts.KeyFrom(s); err != nil {
+			return res, err
+		}
+	}
+	if key == nil {
 		return res, errorf(ErrKey, "", "no verification key given")
 	}
 	maxRefs := opts.MaxReferences
@@ -119,7 +131,7 @@ func Verify(sig *etree.Element, opts VerifyOptions) (*Result, error) {
 	}
 
 	if c14nOpt != nil && salg != nil {
-		if err := verifyValue(s, *c14nOpt, *salg, opts.Key); err != nil {
+		if err := verifyValue(s, *c14nOpt, *salg, key); err != nil {
 			errs = append(errs, err)
 		} else {
 			res.SignatureValueOK = true
