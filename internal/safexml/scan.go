@@ -65,8 +65,10 @@ var internPool = sync.Pool{New: func() any {
 }}
 
 const (
-	maxInterned     = 4096
-	maxInternedText = 256 // longer strings are not worth a map entry
+	maxInterned      = 4096
+	maxInternedBytes = 256 << 10
+	maxInternedText  = 256 // longer strings are not worth a map entry
+	maxInternedValue = 64  // attribute values: algorithm URIs, Ids, "1"
 )
 
 // interner is a set of strings, and of qualified names split at their
@@ -78,6 +80,7 @@ type interner struct {
 	cache  [256]string
 	q      map[string]qname
 	qcache [256]qname
+	size   int // bytes of the strings in m
 }
 
 // qname is a qualified name as written and its two parts.
@@ -100,6 +103,7 @@ func (t *interner) get(b []byte) string {
 	if !ok {
 		v = string(b)
 		t.m[v] = v
+		t.size += len(v)
 	}
 	t.cache[h] = v
 	return v
@@ -129,10 +133,11 @@ func (s *scanner) releaseNames() {
 	if s.names == nil {
 		return
 	}
-	if len(s.names.m)+len(s.names.q) > maxInterned {
+	if len(s.names.m)+len(s.names.q) > maxInterned || s.names.size > maxInternedBytes {
 		clear(s.names.m)
 		clear(s.names.q)
 		s.names.cache, s.names.qcache = [256]string{}, [256]qname{}
+		s.names.size = 0
 	}
 	internPool.Put(s.names)
 	s.names = nil
@@ -744,9 +749,12 @@ func (s *scanner) buildElement(name []byte) *etree.Element {
 		for _, a := range s.scratch {
 			space, key := s.splitName(a.name)
 			var value string
-			if space == "xmlns" || (space == "" && key == "xmlns") {
+			switch {
+			case space == "xmlns" || (space == "" && key == "xmlns"):
 				value = s.internValue(a.value) // namespace URIs repeat in every block
-			} else {
+			case len(a.value) <= maxInternedValue:
+				value = s.internValue(a.value) // algorithm URIs, actors, Ids repeat too
+			default:
 				value = decodeText(a.value, true)
 			}
 			// A placeholder key, renamed at once: CreateAttr would treat an

@@ -1,7 +1,6 @@
 package xmldsig
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
@@ -197,7 +196,8 @@ func verifyReference(ref SignedReference, sig *etree.Element, idx *IDIndex, opts
 		rr.Err = err
 		return rr
 	}
-	if got := d.Sum(nil); subtle.ConstantTimeCompare(got, ref.DigestValue) != 1 {
+	var sum [64]byte
+	if got := d.Sum(sum[:0]); subtle.ConstantTimeCompare(got, ref.DigestValue) != 1 {
 		rr.Data = nil
 		rr.Err = errorf(ErrDigestMismatch, ref.URI, "computed %s, signed %s",
 			base64.StdEncoding.EncodeToString(got), base64.StdEncoding.EncodeToString(ref.DigestValue))
@@ -337,11 +337,12 @@ func (w *whitespaceFilter) Read(p []byte) (int, error) {
 }
 
 func verifyValue(s *Signature, opt c14nOptions, alg signatureAlg, key crypto.PublicKey) error {
-	var buf bytes.Buffer
-	writeC14N(&buf, s.SignedInfo, c14nOptions{withComments: opt.withComments})
 	d := alg.hash.New()
-	d.Write(buf.Bytes())
-	digest := d.Sum(nil)
+	if err := digestC14N(d, s.SignedInfo, c14nOptions{withComments: opt.withComments}); err != nil {
+		return err
+	}
+	var sum [64]byte
+	digest := d.Sum(sum[:0])
 	sv := s.SignatureValue
 	switch alg.family {
 	case familyRSA, familyRSAPSS:
