@@ -112,12 +112,18 @@ func NewClient(cfg Config) (*Client, error) {
 }
 
 // keepAliveTransport is http.DefaultTransport with enough idle connections
-// per intermediary for concurrent orders.
+// per intermediary for concurrent orders, and a write buffer that holds a
+// typical request whole (see postOSCI).
 var keepAliveTransport = func() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 64
+	t.WriteBufferSize = inMemoryRequest + 4<<10
 	return t
 }()
+
+// inMemoryRequest is the largest request postOSCI hands to the transport
+// as bytes.
+const inMemoryRequest = 60 << 10
 
 // originatorCerts returns the certificate entries that identify us.
 func (c *Client) originatorCerts(withCipher bool) []CertEntry {
@@ -338,6 +344,30 @@ func postOSCI(ctx context.Context, hc *http.Client, url string, out *Outgoing) (
 	n, err := out.Len()
 	if err != nil {
 		return nil, err
+	}
+	if n <= inMemoryRequest {
+		// A request of a few tens of kilobytes (most) is written out
+		// first: the transport then sends headers and body from its write
+		// buffer in one system call (keepAliveTransport), where a stream
+		// costs a flush of the headers, a 32 KiB copy buffer and a call
+		// per 32 KiB.
+		var b bytes.Buffer
+		b.Grow(int(n))
+		if _, err := out.WriteTo(&b); err != nil {
+			return nil, err
+		}
+		data := b.Bytes()
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(data))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "text/xml")
+		req.Header.Set("Cache-Control", "no-cache")
+		resp, err := hc.Do(req)
+		if err != nil {
+			return nil, &TransportError{Err: err}
+		}
+		return resp, nil
 	}
 	body, err := out.Reader()
 	if err != nil {
