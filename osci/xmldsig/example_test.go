@@ -2,6 +2,7 @@ package xmldsig_test
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/sha256"
@@ -98,4 +99,39 @@ func ExampleSigner_Sign() {
 	})
 	fmt.Println(err)
 	// Output: <nil>
+}
+
+// Sign as bytes for a message written by hand (a composer that writes each
+// block itself), and verify with the signer resolved from KeyInfo while
+// Verify parses the signature (KeyFrom).
+func ExampleSigner_SignXML() {
+	const envelope = `<soap:Envelope xmlns:ds="http://www.w3.org/2000/09/xmldsig#" xmlns:osci="http://www.osci.de/2002/04/osci" xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">` +
+		`<soap:Header><osci:ControlBlock Id="controlblock"></osci:ControlBlock><osci:ClientSignature Id="clientsignature">%s</osci:ClientSignature></soap:Header>` +
+		`<soap:Body Id="body">content</soap:Body></soap:Envelope>`
+	doc, _ := safexml.Parse([]byte(fmt.Sprintf(envelope, "")), safexml.Limits{})
+	idx, _ := xmldsig.NewIDIndex(doc.Root())
+	d := sha256.Sum256([]byte("example key"))
+	key, _ := ecdsa.ParseRawPrivateKey(elliptic.P256(), d[:])
+
+	sigXML, err := (&xmldsig.Signer{Key: key}).SignXML(idx.Lookup("clientsignature"), []xmldsig.Reference{
+		{Element: idx.Lookup("controlblock")},
+		{Element: idx.Lookup("body")},
+	}, "#originator_signature_1")
+	if err != nil {
+		panic(err)
+	}
+	// The receiver's side: the message with the signature written in.
+	received, _ := safexml.Parse([]byte(fmt.Sprintf(envelope, sigXML)), safexml.Limits{})
+	ridx, _ := xmldsig.NewIDIndex(received.Root())
+	res, err := xmldsig.Verify(received.FindElement("//osci:ClientSignature/ds:Signature"), xmldsig.VerifyOptions{
+		KeyFrom: func(s *xmldsig.Signature) (crypto.PublicKey, error) {
+			if len(s.KeyInfo.RetrievalMethods) != 1 || s.KeyInfo.RetrievalMethods[0].URI != "#originator_signature_1" {
+				return nil, fmt.Errorf("unknown signer")
+			}
+			return key.Public(), nil // (the certificate element it names, checked by a Policy)
+		},
+		Required: []*etree.Element{ridx.Lookup("controlblock"), ridx.Lookup("body")},
+	})
+	fmt.Println(res.SignatureValueOK, len(res.References), err)
+	// Output: true 2 <nil>
 }
