@@ -117,6 +117,7 @@ func Parse(data []byte, l Limits) (*etree.Document, error) {
 	doc := etree.NewDocument()
 	doc.ReadSettings.PreserveCData = true
 	s := scanner{data: data, maxDepth: l.MaxDepth, maxAttrs: l.MaxAttributes, doc: doc}
+	s.acquire()
 	err := s.run()
 	s.releaseNames()
 	if err != nil {

@@ -81,6 +81,22 @@ type interner struct {
 	q      map[string]qname
 	qcache [256]qname
 	size   int // bytes of the strings in m
+
+	// The scanner's working stacks travel with the interner, so that a
+	// parse does not grow them from nothing again. They are emptied (and
+	// their references cleared) before they go back to the pool.
+	stack   [][]byte
+	open    []*etree.Element
+	marks   []int
+	pending []etree.Token
+	scratch []pendingAttr
+}
+
+// acquire gives a building scanner a pooled interner and its stacks.
+func (s *scanner) acquire() {
+	t := internPool.Get().(*interner)
+	s.names = t
+	s.stack, s.open, s.marks, s.pending, s.scratch = t.stack[:0], t.open[:0], t.marks[:0], t.pending[:0], t.scratch[:0]
 }
 
 // qname is a qualified name as written and its two parts.
@@ -130,17 +146,33 @@ func (t *interner) split(b []byte) (prefix, local string) {
 }
 
 func (s *scanner) releaseNames() {
-	if s.names == nil {
+	t := s.names
+	if t == nil {
 		return
 	}
-	if len(s.names.m)+len(s.names.q) > maxInterned || s.names.size > maxInternedBytes {
-		clear(s.names.m)
-		clear(s.names.q)
-		s.names.cache, s.names.qcache = [256]string{}, [256]qname{}
-		s.names.size = 0
+	if len(t.m)+len(t.q) > maxInterned || t.size > maxInternedBytes {
+		clear(t.m)
+		clear(t.q)
+		t.cache, t.qcache = [256]string{}, [256]qname{}
+		t.size = 0
 	}
-	internPool.Put(s.names)
+	// Keep the stacks' capacity, not what they point to (the document's
+	// bytes and tree).
+	t.stack, t.open, t.marks = clearedStack(s.stack), clearedStack(s.open), s.marks[:0]
+	t.pending, t.scratch = clearedStack(s.pending), clearedStack(s.scratch)
+	s.stack, s.open, s.marks, s.pending, s.scratch = nil, nil, nil, nil, nil
+	internPool.Put(t)
 	s.names = nil
+}
+
+// clearedStack returns s emptied, with every element up to its capacity
+// zeroed, unless it has grown beyond what is worth keeping.
+func clearedStack[T any](s []T) []T {
+	if cap(s) > 4096 {
+		return nil
+	}
+	clear(s[:cap(s)])
+	return s[:0]
 }
 
 func (s *scanner) intern(b []byte) string {
