@@ -56,7 +56,7 @@ type contentBuilder struct {
 func buildContent(d *Delivery, signing *Signing, signerRef, spoolDir string) (*builtContent, error) {
 	b := &contentBuilder{signing: signing, signerRef: signerRef, spoolDir: spoolDir, addressee: d.Addressee,
 		out: &builtContent{}, names: map[string]bool{}}
-	var enc, plain bytes.Buffer
+	var enc, plain [][]byte // container bytes, copied once into the package
 	var encAtts, plainAtts []wireAttachment
 	var encTrees, plainTrees []*etree.Element
 	complete := true
@@ -68,11 +68,11 @@ func buildContent(d *Delivery, signing *Signing, signerRef, spoolDir string) (*b
 		}
 		complete = complete && tree != nil
 		if encrypted {
-			enc.Write(x)
+			enc = append(enc, x)
 			encAtts = append(encAtts, atts...)
 			encTrees = append(encTrees, tree)
 		} else {
-			plain.Write(x)
+			plain = append(plain, x)
 			plainAtts = append(plainAtts, atts...)
 			plainTrees = append(plainTrees, tree)
 		}
@@ -81,11 +81,16 @@ func buildContent(d *Delivery, signing *Signing, signerRef, spoolDir string) (*b
 		b.out.trees = append(encTrees, plainTrees...)
 	}
 	// The reference puts every EncryptedData before the plain containers.
+	size := 64
+	for _, x := range append(enc, plain...) {
+		size += len(x)
+	}
 	var pkg bytes.Buffer
-	pkg.Grow(enc.Len() + plain.Len() + 64)
+	pkg.Grow(size)
 	pkg.WriteString("<osci:ContentPackage>")
-	pkg.Write(enc.Bytes())
-	pkg.Write(plain.Bytes())
+	for _, x := range append(enc, plain...) {
+		pkg.Write(x)
+	}
 	pkg.WriteString("</osci:ContentPackage>")
 	b.out.xml = pkg.Bytes()
 	b.out.attachments = append(encAtts, plainAtts...)
