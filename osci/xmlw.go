@@ -2,9 +2,10 @@ package osci
 
 import (
 	"bytes"
-	"encoding/base64"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/xagw/xagw/osci/xmldsig"
 )
 
 // xw writes XML the way the reference implementation does: start and end
@@ -62,34 +63,11 @@ func (w *xw) b64(name, nsDecl string, data []byte, attrs ...string) {
 // writeBase64Wrapped writes base64 of data with a LF after every 76
 // characters, including after the last line when it is exactly 76 long (the
 // Java MIME encoder's layout, visible in every SignatureValue of the
-// captures).
-func writeBase64Wrapped(buf *bytes.Buffer, data []byte) {
-	n := base64.StdEncoding.EncodedLen(len(data))
-	buf.Grow(n + n/76)
-	// 57 input bytes are exactly one 76-character line, so encoding line by
-	// line gives the same text as encoding the whole and cutting it, without
-	// the intermediate copy.
-	var line [76]byte
-	for len(data) >= 57 {
-		base64.StdEncoding.Encode(line[:], data[:57])
-		buf.Write(line[:])
-		buf.WriteByte('\n')
-		data = data[57:]
-	}
-	m := base64.StdEncoding.EncodedLen(len(data))
-	base64.StdEncoding.Encode(line[:m], data)
-	buf.Write(line[:m])
-	if m == 76 { // 55 or 56 bytes: a complete line with padding
-		buf.WriteByte('\n')
-	}
-}
+// captures): xmldsig's rule, written into the envelope's buffer.
+func writeBase64Wrapped(buf *bytes.Buffer, data []byte) { xmldsig.WriteBase64Lines(buf, data) }
 
 // base64Wrapped returns writeBase64Wrapped's output as a string.
-func base64Wrapped(data []byte) string {
-	var b bytes.Buffer
-	writeBase64Wrapped(&b, data)
-	return b.String()
-}
+func base64Wrapped(data []byte) string { return xmldsig.EncodeBase64Lines(data) }
 
 // escapeText escapes character content as C14N does (& < > and CR).
 // Invalid UTF-8 is replaced so the document stays well-formed.

@@ -506,25 +506,39 @@ func (s *Signer) signDigest(digest []byte, alg signatureAlg) ([]byte, error) {
 // Base64Content): 76-character lines, each complete line followed by LF
 // (so a value whose length is a multiple of 76 ends with LF, others do not).
 func EncodeBase64Lines(b []byte) string {
-	n := base64.StdEncoding.EncodedLen(len(b))
 	var out strings.Builder
-	out.Grow(n + n/76)
-	// 57 input bytes make exactly one line: encoding line by line avoids an
-	// intermediate copy of the whole text.
+	WriteBase64Lines(&out, b)
+	return out.String()
+}
+
+// Base64LineWriter is what WriteBase64Lines writes to: a *bytes.Buffer or
+// a *strings.Builder.
+type Base64LineWriter interface {
+	Grow(n int)
+	Write(p []byte) (int, error)
+	WriteByte(c byte) error
+}
+
+// WriteBase64Lines appends EncodeBase64Lines(b) to w without building the
+// string first (composers write it straight into the envelope).
+func WriteBase64Lines(w Base64LineWriter, b []byte) {
+	n := base64.StdEncoding.EncodedLen(len(b))
+	w.Grow(n + n/76)
+	// 57 input bytes make exactly one line: encoding line by line gives the
+	// same text as encoding the whole and cutting it, without the copy.
 	var line [76]byte
 	for len(b) >= 57 {
 		base64.StdEncoding.Encode(line[:], b[:57])
-		out.Write(line[:])
-		out.WriteByte('\n')
+		w.Write(line[:])
+		w.WriteByte('\n')
 		b = b[57:]
 	}
 	m := base64.StdEncoding.EncodedLen(len(b))
 	base64.StdEncoding.Encode(line[:m], b)
-	out.Write(line[:m])
+	w.Write(line[:m])
 	if m == 76 { // 55 or 56 bytes: a complete line with padding
-		out.WriteByte('\n')
+		w.WriteByte('\n')
 	}
-	return out.String()
 }
 
 // RetrievalMethodKeyInfo returns <ds:KeyInfo><ds:RetrievalMethod URI="uri"/>
