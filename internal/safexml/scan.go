@@ -860,6 +860,12 @@ func normalizeNewlines(b []byte) string {
 	return string(out)
 }
 
+// DecodeAttributeValue returns the value of a raw attribute value (the
+// bytes between its quotes) as XML 1.0 §3.3.3 defines it: literal
+// whitespace normalised to spaces, then references resolved. The input must
+// come from a document Check accepted (its references are then valid).
+func DecodeAttributeValue(raw []byte) string { return decodeText(raw, true) }
+
 // decodeText resolves the references in already-checked character data and
 // normalises line ends; in attribute values (attr) literal whitespace becomes
 // a space as XML 1.0 §3.3.3 demands. References are resolved after

@@ -11,7 +11,6 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/xagw/xagw/internal/safexml"
 )
@@ -111,7 +110,7 @@ func (r *normalizingReader) Token() (xml.Token, error) {
 	copy(attrs, se.Attr)
 	for i, v := range vals {
 		if bytes.IndexAny(v, "\t\n\r") >= 0 {
-			attrs[i].Value = normalizeAttr(v)
+			attrs[i].Value = safexml.DecodeAttributeValue(v) // Unmarshal ran safexml.Check on data
 		}
 	}
 	se.Attr = attrs
@@ -146,63 +145,6 @@ func rawAttrValues(tag []byte) [][]byte {
 		i += end + 2
 	}
 	return out
-}
-
-// normalizeAttr decodes a raw attribute value (checked by safexml, so its
-// references are valid) with the whitespace normalisation of XML 1.0
-// §2.11 and §3.3.3: CR LF, CR, LF and tab become one space each;
-// references are resolved after that, so &#10; stays a line feed.
-func normalizeAttr(v []byte) string {
-	out := make([]byte, 0, len(v))
-	for i := 0; i < len(v); i++ {
-		switch c := v[i]; c {
-		case '\r':
-			if i+1 < len(v) && v[i+1] == '\n' {
-				i++
-			}
-			out = append(out, ' ')
-		case '\n', '\t':
-			out = append(out, ' ')
-		case '&':
-			semi := bytes.IndexByte(v[i:], ';')
-			if semi < 0 {
-				out = append(out, c)
-				continue
-			}
-			out = appendRef(out, v[i+1:i+semi])
-			i += semi
-		default:
-			out = append(out, c)
-		}
-	}
-	return string(out)
-}
-
-func appendRef(out, ref []byte) []byte {
-	switch string(ref) {
-	case "lt":
-		return append(out, '<')
-	case "gt":
-		return append(out, '>')
-	case "amp":
-		return append(out, '&')
-	case "apos":
-		return append(out, '\'')
-	case "quot":
-		return append(out, '"')
-	}
-	if len(ref) < 2 || ref[0] != '#' {
-		return append(append(append(out, '&'), ref...), ';')
-	}
-	base, digits := 10, ref[1:]
-	if digits[0] == 'x' {
-		base, digits = 16, digits[1:]
-	}
-	n, err := strconv.ParseUint(string(digits), base, 32)
-	if err != nil {
-		return append(append(append(out, '&'), ref...), ';')
-	}
-	return utf8.AppendRune(out, rune(n))
 }
 
 // TokenReader is a source of XML tokens for UnmarshalTokens; *xml.Decoder
