@@ -7,7 +7,6 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -21,7 +20,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/xagw/xagw/dvdv"
 	"github.com/xagw/xagw/dvdv/dvdvfile"
@@ -33,6 +31,7 @@ import (
 	"github.com/xagw/xagw/gateway/outbox"
 	"github.com/xagw/xagw/gateway/store"
 	"github.com/xagw/xagw/gateway/xacodec"
+	"github.com/xagw/xagw/internal/rsacount"
 	"github.com/xagw/xagw/internal/testpg"
 	"github.com/xagw/xagw/osci/intermediary"
 	"github.com/xagw/xagw/osci/keystore"
@@ -40,42 +39,6 @@ import (
 	"github.com/xagw/xagw/schemas"
 	"github.com/xagw/xagw/xauslaender/samples"
 )
-
-// countingKey counts the private-key operations of an RSA key and the CPU
-// time they take on the thread that runs them (CLOCK_THREAD_CPUTIME_ID), so
-// that the cost of an operation is measured in the same run, under the same
-// load, as the deliveries.
-type countingKey struct {
-	k   *rsa.PrivateKey
-	n   *atomic.Int64
-	cpu *atomic.Int64 // nanoseconds
-}
-
-func (c countingKey) Public() crypto.PublicKey { return c.k.Public() }
-func (c countingKey) Sign(r io.Reader, d []byte, o crypto.SignerOpts) ([]byte, error) {
-	defer c.count()()
-	return c.k.Sign(r, d, o)
-}
-func (c countingKey) Decrypt(r io.Reader, m []byte, o crypto.DecrypterOpts) ([]byte, error) {
-	defer c.count()()
-	return c.k.Decrypt(r, m, o)
-}
-
-func (c countingKey) count() func() {
-	runtime.LockOSThread()
-	start := threadCPU()
-	return func() {
-		c.cpu.Add(int64(threadCPU() - start))
-		c.n.Add(1)
-		runtime.UnlockOSThread()
-	}
-}
-
-func threadCPU() time.Duration {
-	var ts syscall.Timespec
-	syscall.RawSyscall(syscall.SYS_CLOCK_GETTIME, 3 /* CLOCK_THREAD_CPUTIME_ID */, uintptr(unsafe.Pointer(&ts)), 0)
-	return time.Duration(ts.Nano())
-}
 
 var (
 	pkiOnce sync.Once
@@ -93,7 +56,7 @@ func benchPKI(b *testing.B) *testpki.PKI {
 
 func counted(e *testpki.Entity, n, cpu *atomic.Int64) *keystore.Identity {
 	id := e.Identity()
-	id.Key = countingKey{k: e.Key.(*rsa.PrivateKey), n: n, cpu: cpu}
+	id.Key = rsacount.Key{Key: e.Key.(*rsa.PrivateKey), Ops: n, CPU: cpu}
 	return id
 }
 
@@ -107,12 +70,12 @@ func bareRSA(k *rsa.PrivateKey) time.Duration {
 	digest := sha256.Sum256([]byte("x"))
 	ct, _ := rsa.EncryptOAEP(sha256.New(), rand.Reader, &k.PublicKey, make([]byte, 32), nil)
 	const rounds = 100
-	start := threadCPU()
+	start := rsacount.ThreadCPU()
 	for i := 0; i < rounds; i++ {
 		k.Sign(rand.Reader, digest[:], crypto.SHA256)
 		rsa.DecryptOAEP(sha256.New(), rand.Reader, k, ct, nil)
 	}
-	return (threadCPU() - start) / (2 * rounds)
+	return (rsacount.ThreadCPU() - start) / (2 * rounds)
 }
 
 func cpuTime() time.Duration {

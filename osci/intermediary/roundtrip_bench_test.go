@@ -11,56 +11,19 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"runtime"
 	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
+	"github.com/xagw/xagw/internal/rsacount"
 	"github.com/xagw/xagw/osci"
 	"github.com/xagw/xagw/osci/keystore"
 	"github.com/xagw/xagw/osci/testpki"
 	"github.com/xagw/xagw/osci/wire"
 )
-
-// countingKey counts the private-key operations of an RSA key and the CPU
-// time they take, measured on the thread that runs them (so that other
-// processes on the machine do not inflate it).
-type countingKey struct {
-	k   *rsa.PrivateKey
-	n   *atomic.Int64
-	cpu *atomic.Int64 // nanoseconds
-}
-
-func (c countingKey) Public() crypto.PublicKey { return c.k.Public() }
-func (c countingKey) Sign(r io.Reader, d []byte, o crypto.SignerOpts) ([]byte, error) {
-	defer c.count()()
-	return c.k.Sign(r, d, o)
-}
-func (c countingKey) Decrypt(r io.Reader, m []byte, o crypto.DecrypterOpts) ([]byte, error) {
-	defer c.count()()
-	return c.k.Decrypt(r, m, o)
-}
-
-func (c countingKey) count() func() {
-	runtime.LockOSThread()
-	start := threadCPU()
-	return func() {
-		c.cpu.Add(int64(threadCPU() - start))
-		c.n.Add(1)
-		runtime.UnlockOSThread()
-	}
-}
-
-// threadCPU is the CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID).
-func threadCPU() time.Duration {
-	var ts syscall.Timespec
-	syscall.RawSyscall(syscall.SYS_CLOCK_GETTIME, 3 /* CLOCK_THREAD_CPUTIME_ID */, uintptr(unsafe.Pointer(&ts)), 0)
-	return time.Duration(ts.Nano())
-}
 
 var (
 	rtPKIOnce sync.Once
@@ -130,7 +93,7 @@ func counted(b *testing.B, p *testpki.PKI, name string, n, cpu *atomic.Int64) *k
 		b.Fatalf("no test PKI entity %s", name)
 	}
 	id := e.Identity()
-	id.Key = countingKey{k: e.Key.(*rsa.PrivateKey), n: n, cpu: cpu}
+	id.Key = rsacount.Key{Key: e.Key.(*rsa.PrivateKey), Ops: n, CPU: cpu}
 	return id
 }
 
