@@ -482,25 +482,61 @@ func (s *Store) Apply(ctx context.Context, id, owner string, now time.Time, t Tr
 	})
 }
 
+// eventCols is the number of values addEvents binds per event.
+const eventCols = 8
+
+// eventChunk bounds the events of one INSERT: 8 × 100 = 800 bound values,
+// below SQLite's oldest limit of 999 host parameters (PostgreSQL allows
+// 65535). A transition has a handful of events; the bound only matters for
+// callers that record many at once.
+const eventChunk = 100
+
+// addEvents appends evs to the timeline of message id in one INSERT per
+// eventChunk events instead of one per event: the rows, their values and
+// their order are the same (a multi-row VALUES list is inserted in list
+// order on both databases, so seq still follows evs), but a delivered
+// message costs two statements and round trips instead of seven.
 func (s *Store) addEvents(ctx context.Context, tx *sqlx.Tx, id string, now time.Time, attempt int, osciID string, evs []Event) error {
-	for _, e := range evs {
-		at := e.At
-		if at.IsZero() {
-			at = now
+	for len(evs) > 0 {
+		n := min(len(evs), eventChunk)
+		args := make([]any, 0, n*eventCols)
+		for _, e := range evs[:n] {
+			at := e.At
+			if at.IsZero() {
+				at = now
+			}
+			if e.Attempt == 0 {
+				e.Attempt = attempt
+			}
+			if e.OSCIMessageID == "" {
+				e.OSCIMessageID = osciID
+			}
+			args = append(args, id, ms2(at), e.Kind, string(e.State), e.Attempt, e.Code, truncate(e.Reason, 500), e.OSCIMessageID)
 		}
-		if e.Attempt == 0 {
-			e.Attempt = attempt
+		if _, err := tx.ExecContext(ctx, s.q(eventInsert(n)), args...); err != nil {
+			return fmt.Errorf("store: add %d timeline events: %w", n, err)
 		}
-		if e.OSCIMessageID == "" {
-			e.OSCIMessageID = osciID
-		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO message_events (message_id, at, kind, state, attempt, code, reason, osci_message_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), id, ms2(at), e.Kind, string(e.State), e.Attempt, e.Code, truncate(e.Reason, 500), e.OSCIMessageID); err != nil {
-			return fmt.Errorf("store: add event: %w", err)
-		}
+		evs = evs[n:]
 	}
 	return nil
 }
+
+// eventInserts holds the INSERT text for 1..eventChunk events, built once.
+var eventInserts = func() []string {
+	out := make([]string, eventChunk+1)
+	var b strings.Builder
+	b.WriteString(`INSERT INTO message_events (message_id, at, kind, state, attempt, code, reason, osci_message_id) VALUES `)
+	for i := 1; i <= eventChunk; i++ {
+		if i > 1 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+		out[i] = b.String()
+	}
+	return out
+}()
+
+func eventInsert(n int) string { return eventInserts[n] }
 
 // Revive puts a dead-lettered message of client back to work with a fresh
 // attempt count. admin may revive any client's message.
