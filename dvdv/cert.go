@@ -81,6 +81,17 @@ func (c *Certificate) Revoked() bool {
 // otherwise an error wrapping ErrCertificateRevoked, ErrCertificateExpired or
 // ErrCertificateInvalid that says why.
 func (c *Certificate) Check(now time.Time) (*x509.Certificate, error) {
+	cert, err := c.check(now)
+	if err != nil {
+		return nil, err
+	}
+	return cert, nil
+}
+
+// check is Check that also returns the parsed certificate when it is refused
+// only for its validity window, so that route building can tell when the
+// verdict changes.
+func (c *Certificate) check(now time.Time) (*x509.Certificate, error) {
 	if c == nil {
 		return nil, fmt.Errorf("%w: no certificate", ErrCertificateInvalid)
 	}
@@ -112,10 +123,10 @@ func (c *Certificate) Check(now time.Time) (*x509.Certificate, error) {
 		to = c.ValidTo.Time
 	}
 	if now.Before(from) {
-		return nil, fmt.Errorf("%w: valid only from %s (%s)", ErrCertificateExpired, from.UTC().Format(time.RFC3339), c.describeX509(cert))
+		return cert, fmt.Errorf("%w: valid only from %s (%s)", ErrCertificateExpired, from.UTC().Format(time.RFC3339), c.describeX509(cert))
 	}
 	if now.After(to) {
-		return nil, fmt.Errorf("%w: expired on %s (%s)", ErrCertificateExpired, to.UTC().Format(time.RFC3339), c.describeX509(cert))
+		return cert, fmt.Errorf("%w: expired on %s (%s)", ErrCertificateExpired, to.UTC().Format(time.RFC3339), c.describeX509(cert))
 	}
 	return cert, nil
 }

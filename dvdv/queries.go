@@ -151,8 +151,11 @@ type serviceAnswer struct {
 }
 
 // Lookup resolves the route for serviceURI of org. Routes are cached until
-// the service TTL or the end of validity of the service or of a certificate
-// used, whichever comes first; negative answers for the negative TTL.
+// the service TTL or the route's RecheckAt (the end of validity of the
+// service, of a certificate used or of its chain to the trust anchors, or the
+// start of validity of a published rollover certificate), whichever comes
+// first; negative answers for the negative TTL. A cache hit does not parse
+// or verify certificates again.
 func (c *Client) Lookup(ctx context.Context, org OrgKey, serviceURI string) (*Route, error) {
 	if err := checkOrg("lookup", org); err != nil {
 		return nil, err
@@ -174,7 +177,14 @@ func (c *Client) Lookup(ctx context.Context, org OrgKey, serviceURI string) (*Ro
 		}
 		r.Source = "dvdv " + sa.server
 		r.Scenario = c.scenarios[serviceURI]
-		return r, nil, c.keep(kindRoute, r.ValidUntil)
+		// A cache hit hands this route out without checking its
+		// certificates again, so it is kept only until its answer could
+		// change (a certificate, chain or service reaching the end or start
+		// of its validity), and never beyond the route TTL.
+		if r.RecheckAt().IsZero() {
+			return r, nil, time.Time{}
+		}
+		return r, nil, c.keep(kindRoute, r.RecheckAt())
 	})
 }
 

@@ -98,6 +98,39 @@ type Route struct {
 	// Warnings lists things a careful operator wants to know that did not
 	// prevent the route (e.g. a revoked signature certificate skipped).
 	Warnings []string
+
+	// recheckAt: see RecheckAt.
+	recheckAt time.Time
+}
+
+// RecheckAt returns the earliest moment at which building the route again
+// from the same service description could answer differently: the end of
+// the service's validity, the start or end of validity of any certificate
+// published for the route (chosen or passed over, so that a rollover
+// certificate becoming valid is picked up), and, with trust anchors, the end
+// of validity of any certificate of a chain that anchored a chosen one. A
+// cache may hand the route out strictly before this moment (and not before
+// the moment it was built); it is never later than ValidUntil. Zero for a
+// Route not built by RouteFromServiceOptions: do not keep it.
+//
+// Not covered: a certificate refused because it did not chain to the trust
+// anchors may chain later (an intermediate certificate becoming valid);
+// caches also bound how long they keep a route by a TTL, which bounds that.
+func (r *Route) RecheckAt() time.Time { return r.recheckAt }
+
+// horizon collects the moments, at or after now, at which a route's
+// answer could change, and keeps the earliest.
+type horizon struct {
+	now, at time.Time
+}
+
+func (h *horizon) add(t time.Time) {
+	if t.IsZero() || t.Before(h.now) {
+		return
+	}
+	if h.at.IsZero() || t.Before(h.at) {
+		h.at = t
+	}
 }
 
 // ValidAt reports whether the route may be used at t.
@@ -162,6 +195,8 @@ func RouteFromServiceOptions(org OrgKey, serviceURI string, svc *Service, now ti
 	if r.ServiceURI == "" {
 		r.ServiceURI = svc.ServiceSpecificationURI
 	}
+	h := &horizon{now: now}
+	h.add(svc.ValidTo.Time)
 
 	var inter, addr *ServiceElement
 	var addrCipher, addrSig []candidate
@@ -209,14 +244,14 @@ func RouteFromServiceOptions(org OrgKey, serviceURI string, svc *Service, now ti
 	if inter.CipherCertificate == nil {
 		return nil, fail(ErrIncompleteService, "the OSCI intermediary has no cipher certificate", nil)
 	}
-	cert, rec, err := pickCertificate([]candidate{{inter.CipherCertificate, "OSCI_INTERMEDIARY.cipherCertificate"}}, now, opts)
+	cert, rec, err := pickCertificate([]candidate{{inter.CipherCertificate, "OSCI_INTERMEDIARY.cipherCertificate"}}, now, opts, h)
 	if err != nil {
 		return nil, fail(ErrNoUsableCertificate, "intermediary cipher certificate", err)
 	}
 	r.IntermediaryCipherCert = cert
 	r.narrow(rec, cert)
 	if inter.SignatureCertificate != nil {
-		cert, rec, err := pickCertificate([]candidate{{inter.SignatureCertificate, "OSCI_INTERMEDIARY.signatureCertificate"}}, now, opts)
+		cert, rec, err := pickCertificate([]candidate{{inter.SignatureCertificate, "OSCI_INTERMEDIARY.signatureCertificate"}}, now, opts, h)
 		if err != nil {
 			r.Warnings = append(r.Warnings, "intermediary signature certificate skipped: "+err.Error())
 		} else {
@@ -231,14 +266,14 @@ func RouteFromServiceOptions(org OrgKey, serviceURI string, svc *Service, now ti
 	if len(addrCipher) == 0 {
 		return nil, fail(ErrIncompleteService, "the service publishes no cipher certificate for the addressee (OSCI_ADDRESSEE or CIPHER_CERTIFICATE element)", nil)
 	}
-	cert, rec, err = pickCertificate(addrCipher, now, opts)
+	cert, rec, err = pickCertificate(addrCipher, now, opts, h)
 	if err != nil {
 		return nil, fail(ErrNoUsableCertificate, "addressee cipher certificate", err)
 	}
 	r.AddresseeCipherCert = cert
 	r.narrow(rec, cert)
 	if len(addrSig) > 0 {
-		cert, rec, err := pickCertificate(addrSig, now, opts)
+		cert, rec, err := pickCertificate(addrSig, now, opts, h)
 		if err != nil {
 			r.Warnings = append(r.Warnings, "addressee signature certificate skipped: "+err.Error())
 		} else {
@@ -246,6 +281,7 @@ func RouteFromServiceOptions(org OrgKey, serviceURI string, svc *Service, now ti
 			r.narrow(rec, cert)
 		}
 	}
+	r.recheckAt = h.at
 	return r, nil
 }
 
@@ -265,19 +301,29 @@ type candidate struct {
 }
 
 // pickCertificate returns the usable candidate issued last, or an error that
-// lists why each candidate was rejected and wraps the reasons.
-func pickCertificate(cands []candidate, now time.Time, opts RouteOptions) (*x509.Certificate, *Certificate, error) {
+// lists why each candidate was rejected and wraps the reasons. It adds to h
+// every moment at which a candidate's verdict changes.
+func pickCertificate(cands []candidate, now time.Time, opts RouteOptions, h *horizon) (*x509.Certificate, *Certificate, error) {
 	var best *x509.Certificate
 	var bestRec *Certificate
 	var reasons []string
 	var errs []error
 	for _, c := range cands {
-		cert, err := c.rec.Check(now)
+		cert, err := c.rec.check(now)
+		if cert != nil {
+			h.add(c.rec.validFrom(cert))
+			h.add(c.rec.validUntil(cert))
+		}
 		if err == nil && opts.Roots != nil {
-			_, verr := cert.Verify(x509.VerifyOptions{Roots: opts.Roots, Intermediates: opts.Intermediates,
+			chains, verr := cert.Verify(x509.VerifyOptions{Roots: opts.Roots, Intermediates: opts.Intermediates,
 				CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 			if verr != nil {
 				err = fmt.Errorf("%w: %s does not chain to the configured trust anchors: %v", ErrCertificateInvalid, c.rec.describeX509(cert), verr)
+			}
+			for _, chain := range chains {
+				for _, cc := range chain {
+					h.add(cc.NotAfter)
+				}
 			}
 		}
 		if err != nil {

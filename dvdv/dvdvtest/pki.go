@@ -97,6 +97,40 @@ func (p *PKI) Issue(cn string, notBefore, notAfter time.Time) (*x509.Certificate
 	return x509.ParseCertificate(der)
 }
 
+// SubCA returns a PKI whose CA is an intermediate certificate authority
+// named cn, issued by p's CA for notBefore to notAfter (zero values as for
+// Issue). Its certificates chain to p.CA through it; a short-lived one lets
+// tests see a chain expire before its leaf certificates. It reuses p's keys,
+// so no key is generated.
+func (p *PKI) SubCA(cn string, notBefore, notAfter time.Time) (*PKI, error) {
+	if notBefore.IsZero() {
+		notBefore = time.Now().Add(-24 * time.Hour)
+	}
+	if notAfter.IsZero() {
+		notAfter = time.Now().Add(365 * 24 * time.Hour)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(p.serial.Add(1)),
+		Subject:               pkix.Name{CommonName: cn, Organization: []string{"xagw test"}},
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.CA, &p.key.PublicKey, p.caKey)
+	if err != nil {
+		return nil, fmt.Errorf("dvdvtest: issuing CA %q: %w", cn, err)
+	}
+	ca, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	sub := &PKI{CA: ca, caKey: p.key, key: p.key}
+	sub.serial.Store(1)
+	return sub, nil
+}
+
 // MustIssue is Issue that panics, for tests.
 func (p *PKI) MustIssue(cn string, notBefore, notAfter time.Time) *x509.Certificate {
 	c, err := p.Issue(cn, notBefore, notAfter)
