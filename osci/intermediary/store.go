@@ -37,7 +37,7 @@ CREATE TABLE IF NOT EXISTS message_ids (
 	client    TEXT NOT NULL,      -- SHA-256 of the requesting signature certificate
 	issued_at INTEGER NOT NULL,
 	used_at   INTEGER
-);
+) WITHOUT ROWID; -- the key is the row: one b-tree page per insert instead of table and key index
 CREATE TABLE IF NOT EXISTS dialogs (
 	conv_id       INTEGER PRIMARY KEY,
 	client        TEXT NOT NULL,  -- SHA-256 of the client signature certificate
