@@ -33,9 +33,20 @@ type Options struct {
 	BaseDir string
 	// Route tightens the certificate checks of Lookup (trust anchors).
 	Route dvdv.RouteOptions
+	// RouteTTL bounds how long Lookup reuses a route it resolved before
+	// building it again (default DefaultRouteTTL; negative: every Lookup
+	// builds the route). Within it a route is reused only until its
+	// dvdv.Route.RecheckAt and only until the file is reloaded.
+	RouteTTL time.Duration
 	// Logger receives reload messages (default slog.Default()).
 	Logger *slog.Logger
 }
+
+// DefaultRouteTTL is Options.RouteTTL's default: the same as the REST
+// client's service TTL. Validity changes are exact without it (RecheckAt);
+// it bounds how long a certificate refused by the chain check stays refused
+// after it could pass.
+const DefaultRouteTTL = dvdv.DefaultServiceTTL
 
 // Directory is a loaded directory file. It is safe for concurrent use.
 type Directory struct {
@@ -66,6 +77,48 @@ type snapshot struct {
 	clientCerts []*x509.Certificate
 	inters      []dvdv.IntermediarySummary
 	categories  []dvdv.Category
+	// routes holds resolved routes; it lives and dies with the snapshot,
+	// so a reload starts from nothing.
+	routes routeMemo
+}
+
+// routeMemo keeps the routes Lookup resolved, so that the per-message path
+// does not parse and verify the same certificates again. Only routes are
+// kept, never refusals, so its size is bounded by the file's services.
+type routeMemo struct {
+	mu sync.RWMutex
+	m  map[routeKey]memoRoute
+}
+
+type routeKey struct {
+	prefix, id, uri string
+}
+
+type memoRoute struct {
+	route        *dvdv.Route
+	built, until time.Time
+}
+
+// get returns the route kept for key if it may be handed out at now.
+func (m *routeMemo) get(k routeKey, now time.Time) *dvdv.Route {
+	m.mu.RLock()
+	e, ok := m.m[k]
+	m.mu.RUnlock()
+	// A clock that went back before the build (an injected one, or a
+	// stepped wall clock) may see certificates not yet valid: build again.
+	if !ok || now.Before(e.built) || !now.Before(e.until) {
+		return nil
+	}
+	return e.route
+}
+
+func (m *routeMemo) put(k routeKey, e memoRoute) {
+	m.mu.Lock()
+	if m.m == nil {
+		m.m = map[routeKey]memoRoute{}
+	}
+	m.m[k] = e
+	m.mu.Unlock()
 }
 
 type orgEntry struct {
@@ -452,13 +505,29 @@ func notFoundProblem(detail string) *dvdv.Problem {
 		Detail: detail, Instance: "problems/instance/DirectoryEntityNotFound"}
 }
 
-// Lookup resolves a route from the file.
+// Lookup resolves a route from the file. The route is kept and handed out
+// again (shared: callers must not modify it) until the first of: its
+// RecheckAt (a certificate, chain or the service reaching the end or start
+// of its validity), RouteTTL, and a reload of the file. Refusals are not
+// kept.
 func (d *Directory) Lookup(ctx context.Context, org dvdv.OrgKey, serviceURI string) (*dvdv.Route, error) {
-	se, err := d.service(org, serviceURI)
+	s := d.current()
+	now := d.opts.Now()
+	key := routeKey{org.Prefix, org.ID, serviceURI}
+	ttl := d.opts.RouteTTL
+	if ttl == 0 {
+		ttl = DefaultRouteTTL
+	}
+	if ttl > 0 {
+		if r := s.routes.get(key, now); r != nil {
+			return r, nil
+		}
+	}
+	se, err := d.serviceIn(s, org, serviceURI, now)
 	if err != nil {
 		return nil, err
 	}
-	r, err := dvdv.RouteFromServiceOptions(org, serviceURI, se.svc, d.opts.Now(), d.opts.Route)
+	r, err := dvdv.RouteFromServiceOptions(org, serviceURI, se.svc, now, d.opts.Route)
 	if err != nil {
 		return nil, err
 	}
@@ -467,15 +536,24 @@ func (d *Directory) Lookup(ctx context.Context, org dvdv.OrgKey, serviceURI stri
 	if d.path == "" {
 		r.Source = "file directory (in memory)"
 	}
+	if until := r.RecheckAt(); ttl > 0 && !until.IsZero() {
+		if limit := now.Add(ttl); limit.Before(until) {
+			until = limit
+		}
+		s.routes.put(key, memoRoute{route: r, built: now, until: until})
+	}
 	return r, nil
 }
 
 func (d *Directory) service(org dvdv.OrgKey, uri string) (*serviceEntry, error) {
+	return d.serviceIn(d.current(), org, uri, d.opts.Now())
+}
+
+func (d *Directory) serviceIn(s *snapshot, org dvdv.OrgKey, uri string, now time.Time) (*serviceEntry, error) {
 	const op = dvdv.OpFindServiceDescription
 	if err := org.Validate(); err != nil {
 		return nil, &dvdv.Error{Op: op, Kind: dvdv.ErrBadRequest, Err: err}
 	}
-	s := d.current()
 	e := s.byKey[org.String()]
 	var se *serviceEntry
 	if e != nil {
@@ -485,7 +563,6 @@ func (d *Directory) service(org dvdv.OrgKey, uri string) (*serviceEntry, error) 
 		return nil, &dvdv.Error{Op: op, Kind: dvdv.ErrNoService, Organization: org.String(), ServiceURI: uri,
 			Problem: notFoundProblem(fmt.Sprintf("5005: Kein Dienst zum Organisationsschlüssel '%s' und URI %s.", org, uri))}
 	}
-	now := d.opts.Now()
 	svc := se.svc
 	if !svc.ValidFrom.IsZero() && now.Before(svc.ValidFrom.Time) {
 		return nil, &dvdv.Error{Op: op, Kind: dvdv.ErrNoService, Organization: org.String(), ServiceURI: uri,
