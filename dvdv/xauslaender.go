@@ -219,8 +219,11 @@ func (s ServiceURIs) For(version, service string) (string, error) {
 	if t == "" {
 		t = DefaultServiceURITemplate
 	}
+	// Two plain replacements give what one strings.Replacer pass would
+	// (neither value can contain a placeholder: the version is digits, the
+	// service has no braces) without building a replacer on every message.
 	v := strings.ReplaceAll(version, ".", "")
-	return strings.NewReplacer("{v}", v, "{service}", service).Replace(t), nil
+	return strings.ReplaceAll(strings.ReplaceAll(t, "{v}", v), "{service}", service), nil
 }
 
 // OZGServiceURI returns the default URI of the OZG portal → ABH service of an

@@ -79,6 +79,14 @@ func TestServiceURIs(t *testing.T) {
 	if got, _ := s.For("1.21.1", dvdv.ServiceOZGPortalToABH); got != "urn:operator:xa1211:OZGPORTALABH" {
 		t.Errorf("template: %q", got)
 	}
+	// Odd templates come out as one strings.Replacer pass over them would
+	// render them (For replaces without building a Replacer per call).
+	for _, tmpl := range []string{"{v}{v}/{service}{service}", "{{v}service}", "{service{v}}", "{v", "{service}{v}}{"} {
+		got, err := dvdv.ServiceURIs{Template: tmpl}.For("1.21.1", "ABC")
+		if want := strings.NewReplacer("{v}", "1211", "{service}", "ABC").Replace(tmpl); err != nil || got != want {
+			t.Errorf("template %q: %q, want %q (%v)", tmpl, got, want, err)
+		}
+	}
 	for _, v := range []string{"", "1.21.x", "v26.11", "1..2"} {
 		if _, err := dvdv.OZGServiceURI(v); err == nil {
 			t.Errorf("version %q accepted", v)
