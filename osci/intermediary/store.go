@@ -341,21 +341,17 @@ func (s *store) insertDelivery(ctx context.Context, d *delivery, checkID bool) e
 	}
 	defer tx.Rollback()
 	if checkID {
-		var client string
-		var used sql.NullInt64
-		err := tx.QueryRowContext(ctx, `SELECT client, used_at FROM message_ids WHERE id = ?`, d.msgID).Scan(&client, &used)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			return errUnknownID
-		case err != nil:
+		// Consume the id in one statement; only when that changes nothing
+		// (a refused order, rare) does a second one find out why.
+		res, err := tx.ExecContext(ctx, `UPDATE message_ids SET used_at = ? WHERE id = ? AND client = ? AND used_at IS NULL`,
+			nanos(d.created), d.msgID, d.originator)
+		if err != nil {
 			return err
-		case used.Valid:
-			return errUsedID
-		case client != d.originator:
-			return errForeignID
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE message_ids SET used_at = ? WHERE id = ?`, nanos(d.created), d.msgID); err != nil {
+		if n, err := res.RowsAffected(); err != nil {
 			return err
+		} else if n != 1 {
+			return idRefusal(ctx, tx, d.msgID, d.originator)
 		}
 	}
 	certs, err := json.Marshal(d.certs)
@@ -382,6 +378,24 @@ func (s *store) insertDelivery(ctx context.Context, d *delivery, checkID bool) e
 		}
 	}
 	return tx.Commit()
+}
+
+// idRefusal says why the message id could not be consumed by originator.
+func idRefusal(ctx context.Context, tx *sql.Tx, msgID, originator string) error {
+	var client string
+	var used sql.NullInt64
+	err := tx.QueryRowContext(ctx, `SELECT client, used_at FROM message_ids WHERE id = ?`, msgID).Scan(&client, &used)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return errUnknownID
+	case err != nil:
+		return err
+	case used.Valid:
+		return errUsedID
+	case client != originator:
+		return errForeignID
+	}
+	return fmt.Errorf("intermediary: message id %s unchanged by its consuming update", msgID)
 }
 
 func nullNanos(t time.Time) any {
