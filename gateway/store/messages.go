@@ -139,7 +139,8 @@ type messageRow struct {
 	NextAttemptAt  sql.NullInt64  `db:"next_attempt_at"`
 	LeaseOwner     sql.NullString `db:"lease_owner"`
 	LeaseUntil     sql.NullInt64  `db:"lease_until"`
-	Route          sql.NullString `db:"route"`
+	Route          sql.NullString `db:"route"` // inline, rows written before migration 0005
+	RouteSHA256    sql.NullString `db:"route_sha256"`
 	OSCIMessageID  string         `db:"osci_message_id"`
 	LastErrorCode  string         `db:"last_error_code"`
 	LastError      string         `db:"last_error"`
@@ -151,7 +152,7 @@ type messageRow struct {
 
 const messageCols = `id, client_id, idempotency_key, request_hash, recipient, type_code, version, message_uuid,
 	application_id, state, resume_state, attempts, next_attempt_at, lease_owner, lease_until, route,
-	osci_message_id, last_error_code, last_error, created_at, updated_at, delivered_at, purged_at`
+	route_sha256, osci_message_id, last_error_code, last_error, created_at, updated_at, delivered_at, purged_at`
 
 func (r *messageRow) message() *Message {
 	m := &Message{
@@ -234,7 +235,10 @@ func (s *Store) Accept(ctx context.Context, nm NewMessage, now time.Time) (m *Me
 			if err := tx.GetContext(ctx, &row, s.q(`SELECT `+messageCols+` FROM messages WHERE client_id = ? AND idempotency_key = ?`), nm.ClientID, idem); err != nil {
 				return fmt.Errorf("store: read message for idempotency key: %w", err)
 			}
-			m, existing = row.message(), true
+			if m, err = s.message(ctx, tx, &row); err != nil {
+				return err
+			}
+			existing = true
 			if m.RequestHash != nm.RequestHash {
 				return ErrIdempotencyConflict
 			}
@@ -271,7 +275,7 @@ func (s *Store) Get(ctx context.Context, id string) (*Message, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: get message: %w", err)
 	}
-	return row.message(), nil
+	return s.message(ctx, s.r, &row)
 }
 
 // Timeline returns the events of a message in order.
@@ -346,9 +350,9 @@ func (s *Store) List(ctx context.Context, f ListFilter) ([]*Message, string, err
 		rows = rows[:f.Limit]
 		next = rows[len(rows)-1].ID
 	}
-	out := make([]*Message, len(rows))
-	for i := range rows {
-		out[i] = rows[i].message()
+	out, err := s.messages(ctx, s.r, rows)
+	if err != nil {
+		return nil, "", err
 	}
 	return out, next, nil
 }
@@ -358,20 +362,22 @@ func (s *Store) List(ctx context.Context, f ListFilter) ([]*Message, string, err
 // claimers skip each other's rows (FOR UPDATE SKIP LOCKED); on SQLite the
 // single writer serialises them.
 func (s *Store) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*Message, error) {
-	var rows []messageRow
+	var out []*Message
 	err := s.tx(ctx, func(tx *sqlx.Tx) error {
-		return tx.SelectContext(ctx, &rows, s.q(`UPDATE messages SET lease_owner = ?, lease_until = ?
+		var rows []messageRow
+		if err := tx.SelectContext(ctx, &rows, s.q(`UPDATE messages SET lease_owner = ?, lease_until = ?
 			WHERE id IN (SELECT id FROM messages
 				WHERE next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
 				ORDER BY next_attempt_at LIMIT ? {{SKIP_LOCKED}})
-			RETURNING `+messageCols), owner, ms2(now.Add(lease)), ms2(now), ms2(now), limit)
+			RETURNING `+messageCols), owner, ms2(now.Add(lease)), ms2(now), ms2(now), limit); err != nil {
+			return err
+		}
+		var err error
+		out, err = s.messages(ctx, tx, rows)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: claim: %w", err)
-	}
-	out := make([]*Message, len(rows))
-	for i := range rows {
-		out[i] = rows[i].message()
 	}
 	return out, nil
 }
@@ -440,9 +446,11 @@ func (s *Store) Apply(ctx context.Context, id, owner string, now time.Time, t Tr
 	set := []string{"state = ?", "attempts = ?", "next_attempt_at = ?", "lease_owner = ?", "lease_until = ?",
 		"last_error_code = ?", "last_error = ?", "updated_at = ?", "resume_state = ?"}
 	args := []any{string(t.State), t.Attempts, next, leaseOwner, leaseUntil, t.ErrorCode, truncate(t.Error, 500), ms2(now), string(t.ResumeState)}
+	var routeSHA string
 	if t.Route != nil {
-		set = append(set, "route = ?")
-		args = append(args, string(t.Route))
+		routeSHA = routeHash(t.Route)
+		set = append(set, "route_sha256 = ?", "route = NULL")
+		args = append(args, routeSHA)
 	}
 	if t.OSCIMessageID != "" {
 		set = append(set, "osci_message_id = ?")
@@ -454,7 +462,7 @@ func (s *Store) Apply(ctx context.Context, id, owner string, now time.Time, t Tr
 		}
 		set = append(set, "osci_message_id = ''")
 		if t.Route == nil {
-			set = append(set, "route = NULL")
+			set = append(set, "route = NULL", "route_sha256 = NULL")
 		}
 	}
 	if !t.DeliveredAt.IsZero() {
@@ -462,7 +470,14 @@ func (s *Store) Apply(ctx context.Context, id, owner string, now time.Time, t Tr
 		args = append(args, ms2(t.DeliveredAt))
 	}
 	args = append(args, id, owner)
-	return s.tx(ctx, func(tx *sqlx.Tx) error {
+	var newRoute string // a route this process has not seen committed
+	err := s.tx(ctx, func(tx *sqlx.Tx) error {
+		if _, known := s.routes.get(routeSHA); t.Route != nil && !known {
+			newRoute = string(t.Route)
+			if err := s.putRoute(ctx, tx, routeSHA, newRoute, now); err != nil {
+				return err
+			}
+		}
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE messages SET `+strings.Join(set, ", ")+` WHERE id = ? AND lease_owner = ?`), args...)
 		if err != nil {
 			return fmt.Errorf("store: update message: %w", err)
@@ -480,6 +495,10 @@ func (s *Store) Apply(ctx context.Context, id, owner string, now time.Time, t Tr
 		}
 		return s.addEvents(ctx, tx, id, now, t.Attempts, t.OSCIMessageID, t.Events)
 	})
+	if err == nil && newRoute != "" {
+		s.routes.put(routeSHA, newRoute)
+	}
+	return err
 }
 
 // eventCols is the number of values addEvents binds per event.
@@ -585,7 +604,9 @@ func (s *Store) Revive(ctx context.Context, id, clientID string, admin bool, now
 		if err := s.addEvents(ctx, tx, id, now, 0, "", []Event{{Kind: EventRevived, State: state, Reason: reason}}); err != nil {
 			return err
 		}
-		out = row.message()
+		if out, err = s.message(ctx, tx, &row); err != nil {
+			return err
+		}
 		out.State, out.ResumeState, out.Attempts, out.NextAttemptAt = state, marker, 0, now
 		out.LastErrorCode, out.LastError, out.LeaseOwner, out.LeaseUntil = "", "", "", time.Time{}
 		return nil
@@ -636,7 +657,7 @@ func (s *Store) findOne(ctx context.Context, cond string, arg any) (*Message, er
 	if err != nil {
 		return nil, fmt.Errorf("store: find message: %w", err)
 	}
-	return row.message(), nil
+	return s.message(ctx, s.r, &row)
 }
 
 // PurgeDelivered deletes the blobs of up to limit messages delivered before

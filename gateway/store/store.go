@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -73,6 +74,8 @@ type Store struct {
 
 	qmu   sync.RWMutex
 	qmemo map[string]string
+
+	routes routeCache // route JSON by hash (see routes.go)
 }
 
 //go:embed migrations/*.sql
@@ -285,7 +288,11 @@ func loadMigrations() ([]migration, error) {
 // that serialises migrations of gateway instances starting together.
 const migrationLockID = 0x7861677700000001
 
-func (s *Store) migrate(ctx context.Context) error {
+func (s *Store) migrate(ctx context.Context) error { return s.migrateTo(ctx, math.MaxInt) }
+
+// migrateTo applies the pending migrations up to version last (tests build
+// databases of an earlier schema with it).
+func (s *Store) migrateTo(ctx context.Context, last int) error {
 	ms, err := loadMigrations()
 	if err != nil {
 		return err
@@ -304,6 +311,9 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("store: create schema_migrations: %w", err)
 		}
 		for _, m := range ms {
+			if m.version > last {
+				break
+			}
 			var n int
 			if err := tx.GetContext(ctx, &n, s.q(`SELECT count(*) FROM schema_migrations WHERE version = ?`), m.version); err != nil {
 				return fmt.Errorf("store: migration %s: %w", m.name, err)
