@@ -36,18 +36,25 @@ type renderedBlock struct {
 
 // envelope is a message rendered into its pieces before the signature is
 // added: the header blocks in document order (the signature block goes
-// right after the ControlBlock) and the complete soap:Body element.
+// right after the ControlBlock) and the soap:Body element. Without body
+// content, body is the complete element; with it, body is everything up to
+// the content, which is kept as given (not copied: it is a content package
+// of tens of kilobytes and is copied once, into the rendered envelope) and
+// followed by the Body's end tag.
 type envelope struct {
-	typ    MessageType
-	blocks []renderedBlock
-	body   []byte
+	typ         MessageType
+	blocks      []renderedBlock
+	body        []byte
+	bodyContent []byte
 }
+
+const bodyEnd = `</soap:Body>`
 
 // render assembles the XML document. sigBlock is the complete
 // ClientSignature/SupplierSignature element or nil for an unsigned message.
 func (e *envelope) render(sigBlock []byte) []byte {
 	var b bytes.Buffer
-	b.Grow(len(e.body) + len(sigBlock) + 8192)
+	b.Grow(len(e.body) + len(e.bodyContent) + len(sigBlock) + 8192)
 	b.WriteString(xmlDeclaration)
 	b.WriteString(`<soap:Envelope`)
 	b.WriteString(envelopeNS)
@@ -62,6 +69,10 @@ func (e *envelope) render(sigBlock []byte) []byte {
 	}
 	b.WriteString(`</soap:Header>`)
 	b.Write(e.body)
+	if e.bodyContent != nil {
+		b.Write(e.bodyContent)
+		b.WriteString(bodyEnd)
+	}
 	b.WriteString(`</soap:Envelope>`)
 	return b.Bytes()
 }
@@ -156,7 +167,7 @@ func composeEnvelope(m *Message, bodyContent []byte) (*envelope, error) {
 	}
 
 	var body xw
-	body.Grow(len(bodyContent) + len(envelopeNS) + 64)
+	body.Grow(len(envelopeNS) + 64)
 	body.start("soap:Body", envelopeNS, "Id", idBody)
 	if info.block == blockBody {
 		body.start("osci:"+info.name, "")
@@ -165,8 +176,11 @@ func composeEnvelope(m *Message, bodyContent []byte) (*envelope, error) {
 		}
 		body.end("osci:" + info.name)
 	}
-	body.Write(bodyContent)
-	body.end("soap:Body")
+	if len(bodyContent) > 0 {
+		e.bodyContent = bodyContent
+	} else {
+		body.WriteString(bodyEnd)
+	}
 	e.body = body.Bytes()
 	return e, nil
 }
