@@ -173,7 +173,10 @@ func (n newlineStripper) Read(p []byte) (int, error) {
 // decryptContainer decrypts a content-level EncryptedData with whichever of
 // keys its EncryptedKeys address. errNoKey means none of them.
 func decryptContainer(el *etree.Element, m *Message, keys []*keystore.Identity) ([]byte, *x509.Certificate, []string, error) {
-	ed, err := xmlenc.ParseEncryptedData(el)
+	// Deferred: an intermediary holds none of the keys of the content it
+	// relays, and decoding its ciphertext (tens of kilobytes) would only
+	// make garbage; the text is still checked as before.
+	ed, err := xmlenc.ParseEncryptedDataDeferred(el)
 	if err != nil {
 		return nil, nil, nil, err
 	}

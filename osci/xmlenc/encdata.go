@@ -78,7 +78,8 @@ type EncryptedData struct {
 	// attachment keys inside an encrypted ContentContainer).
 	MgmtKey []byte
 	// Exactly one of CipherValue (inline ciphertext) and CipherReference
-	// (e.g. "cid:osci_enc") is set.
+	// (e.g. "cid:osci_enc") is set; ParseEncryptedDataDeferred leaves an
+	// inline CipherValue nil until Decrypt.
 	CipherValue      []byte
 	CipherReference  string
 	CipherTransforms []string // transforms declared on the CipherReference
@@ -87,11 +88,31 @@ type EncryptedData struct {
 	Declare []Namespace
 
 	Element *etree.Element // set by ParseEncryptedData
+
+	// cipherText is the checked but not yet decoded base64 text of an
+	// inline CipherValue (ParseEncryptedDataDeferred), if deferred is set.
+	cipherText string
+	deferred   bool
+}
+
+// ParseEncryptedDataDeferred is ParseEncryptedData for a receiver that may
+// hold none of the keys, such as an intermediary relaying content for its
+// addressee: an inline CipherValue is checked exactly as ParseEncryptedData
+// checks it (the same elements and texts are refused) but decoded only when
+// Decrypt needs it, so a ciphertext of tens of kilobytes is not decoded
+// into a buffer nobody reads. CipherValue stays nil until Decrypt or Build
+// decodes it.
+func ParseEncryptedDataDeferred(el *etree.Element) (*EncryptedData, error) {
+	return parseEncryptedData(el, true)
 }
 
 // ParseEncryptedData reads an xenc:EncryptedData element. Unknown
 // parameters of the encryption method are refused rather than ignored.
 func ParseEncryptedData(el *etree.Element) (*EncryptedData, error) {
+	return parseEncryptedData(el, false)
+}
+
+func parseEncryptedData(el *etree.Element, deferValue bool) (*EncryptedData, error) {
 	if !is(el, NamespaceXEnc, "EncryptedData") {
 		return nil, newError(ErrMalformed, "element %s is not xenc:EncryptedData", el.FullTag())
 	}
@@ -118,9 +139,14 @@ func ParseEncryptedData(el *etree.Element) (*EncryptedData, error) {
 	if i >= len(kids) || !is(kids[i], NamespaceXEnc, "CipherData") {
 		return nil, newError(ErrMalformed, "EncryptedData %q without xenc:CipherData", ed.Id)
 	}
-	if err := parseCipherData(kids[i], &ed.CipherValue, &ed.CipherReference, &ed.CipherTransforms); err != nil {
+	var text *string
+	if deferValue {
+		text = &ed.cipherText
+	}
+	if err := parseCipherData(kids[i], &ed.CipherValue, text, &ed.CipherReference, &ed.CipherTransforms); err != nil {
 		return nil, err
 	}
+	ed.deferred = deferValue && ed.CipherValue == nil && ed.CipherReference == ""
 	for _, k := range kids[i+1:] {
 		if !is(k, NamespaceXEnc, "EncryptionProperties") {
 			return nil, newError(ErrMalformed, "unexpected %s in EncryptedData", k.FullTag())
@@ -282,7 +308,7 @@ func parseEncryptedKey(el *etree.Element) (*EncryptedKey, error) {
 	}
 	var ref string
 	var ts []string
-	if err := parseCipherData(kids[i], &ek.CipherValue, &ref, &ts); err != nil {
+	if err := parseCipherData(kids[i], &ek.CipherValue, nil, &ref, &ts); err != nil {
 		return nil, err
 	}
 	if ref != "" {
@@ -291,7 +317,10 @@ func parseEncryptedKey(el *etree.Element) (*EncryptedKey, error) {
 	return ek, nil
 }
 
-func parseCipherData(cd *etree.Element, value *[]byte, ref *string, transforms *[]string) error {
+// parseCipherData reads an xenc:CipherData. With text non-nil, a CipherValue
+// whose text decodeText would decode without rewriting it is only checked
+// (validBase64) and its text stored there instead of decoded into value.
+func parseCipherData(cd *etree.Element, value *[]byte, text *string, ref *string, transforms *[]string) error {
 	kids, err := children(cd)
 	if err != nil {
 		return err
@@ -302,6 +331,15 @@ func parseCipherData(cd *etree.Element, value *[]byte, ref *string, transforms *
 	k := kids[0]
 	switch {
 	case is(k, NamespaceXEnc, "CipherValue"):
+		if t := k.Text(); text != nil && !hasBlankOrTab(t) {
+			if !validBase64(t) {
+				// The decoder's own error, for the same message as before.
+				_, err := base64.StdEncoding.DecodeString(t)
+				return newError(ErrMalformed, "xenc:CipherValue: %v", err)
+			}
+			*text = t
+			return nil
+		}
 		v, err := decodeText(k)
 		if err != nil {
 			return newError(ErrMalformed, "xenc:CipherValue: %v", err)
@@ -323,8 +361,25 @@ func parseCipherData(cd *etree.Element, value *[]byte, ref *string, transforms *
 	return nil
 }
 
+// decodeDeferred decodes the CipherValue text ParseEncryptedDataDeferred
+// only checked.
+func (ed *EncryptedData) decodeDeferred() error {
+	if !ed.deferred {
+		return nil
+	}
+	v, err := base64.StdEncoding.DecodeString(ed.cipherText)
+	if err != nil { // not expected: validBase64 said it decodes
+		return newError(ErrMalformed, "xenc:CipherValue: %v", err)
+	}
+	ed.CipherValue, ed.cipherText, ed.deferred = v, "", false
+	return nil
+}
+
 // Decrypt decrypts inline CipherValue content with key.
 func (ed *EncryptedData) Decrypt(key []byte, opts DecryptOptions) ([]byte, error) {
+	if err := ed.decodeDeferred(); err != nil {
+		return nil, err
+	}
 	if ed.CipherValue == nil {
 		return nil, newError(ErrMalformed, "EncryptedData %q references its ciphertext (%s); use Open or OpenStream", ed.Id, ed.CipherReference)
 	}
@@ -344,6 +399,9 @@ func (ed *EncryptedData) Decrypt(key []byte, opts DecryptOptions) ([]byte, error
 // (for OAEP) xenc11 are used; xenc and ds must be declared in the context
 // the element is put into, or through Declare.
 func (ed *EncryptedData) Build() (*etree.Element, error) {
+	if err := ed.decodeDeferred(); err != nil {
+		return nil, err
+	}
 	if _, err := ed.Method.check(false, DecryptOptions{}); err != nil {
 		return nil, err
 	}
@@ -477,9 +535,13 @@ func children(el *etree.Element) ([]*etree.Element, error) {
 	return out, nil
 }
 
+func hasBlankOrTab(s string) bool {
+	return strings.IndexByte(s, ' ') >= 0 || strings.IndexByte(s, '\t') >= 0
+}
+
 func decodeText(el *etree.Element) ([]byte, error) {
 	s := el.Text()
-	if strings.IndexByte(s, ' ') < 0 && strings.IndexByte(s, '\t') < 0 {
+	if !hasBlankOrTab(s) {
 		// encoding/base64 skips CR and LF by itself: a CipherValue (tens of
 		// kilobytes) is decoded without first being copied rune by rune.
 		return base64.StdEncoding.DecodeString(s)
