@@ -521,25 +521,7 @@ type Base64LineWriter interface {
 
 // WriteBase64Lines appends EncodeBase64Lines(b) to w without building the
 // string first (composers write it straight into the envelope).
-func WriteBase64Lines(w Base64LineWriter, b []byte) {
-	n := base64.StdEncoding.EncodedLen(len(b))
-	w.Grow(n + n/76)
-	// 57 input bytes make exactly one line: encoding line by line gives the
-	// same text as encoding the whole and cutting it, without the copy.
-	var line [76]byte
-	for len(b) >= 57 {
-		base64.StdEncoding.Encode(line[:], b[:57])
-		w.Write(line[:])
-		w.WriteByte('\n')
-		b = b[57:]
-	}
-	m := base64.StdEncoding.EncodedLen(len(b))
-	base64.StdEncoding.Encode(line[:m], b)
-	w.Write(line[:m])
-	if m == 76 { // 55 or 56 bytes: a complete line with padding
-		w.WriteByte('\n')
-	}
-}
+func WriteBase64Lines(w Base64LineWriter, b []byte) { writeBase64Lines(w, b) }
 
 // RetrievalMethodKeyInfo returns <ds:KeyInfo><ds:RetrievalMethod URI="uri"/>
 // </ds:KeyInfo>, how OSCI points from a signature to the signer's
