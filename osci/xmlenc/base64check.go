@@ -21,13 +21,16 @@ var base64Alphabet = func() (t [256]uint8) {
 func validBase64(s string) bool {
 	a := &base64Alphabet
 	n, pad := 0, 0
-	for i := 0; i < len(s); {
-		if pad == 0 && i+8 <= len(s) && a[s[i]]&a[s[i+1]]&a[s[i+2]]&a[s[i+3]]&a[s[i+4]]&a[s[i+5]]&a[s[i+6]]&a[s[i+7]] == 1 {
-			n += 8
-			i += 8
-			continue
+	for len(s) > 0 {
+		if len(s) >= 8 && pad == 0 {
+			t := s[:8] // a fixed length: no bounds checks below
+			if a[t[0]]&a[t[1]]&a[t[2]]&a[t[3]]&a[t[4]]&a[t[5]]&a[t[6]]&a[t[7]] == 1 {
+				n += 8
+				s = s[8:]
+				continue
+			}
 		}
-		switch c := s[i]; {
+		switch c := s[0]; {
 		case a[c] == 1:
 			if pad > 0 {
 				return false
@@ -40,7 +43,7 @@ func validBase64(s string) bool {
 		default:
 			return false
 		}
-		i++
+		s = s[1:]
 	}
 	return n%4 == 0 && pad <= 2
 }
