@@ -1,8 +1,10 @@
 package xmldsig
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/binary"
+	"strings"
 )
 
 // base64Pairs maps 12 bits to the two characters of the standard base64
@@ -49,7 +51,7 @@ func writeBase64Lines(w Base64LineWriter, b []byte) {
 		buf[k+76] = '\n'
 		k += 77
 		if k == len(buf) {
-			w.Write(buf[:k])
+			writeOut(w, buf[:k])
 			k = 0
 		}
 		b = b[57:]
@@ -61,5 +63,20 @@ func writeBase64Lines(w Base64LineWriter, b []byte) {
 		buf[k] = '\n'
 		k++
 	}
-	w.Write(buf[:k])
+	writeOut(w, buf[:k])
+}
+
+// writeOut writes p to w. The two writers the package is used with are
+// called directly, so that p (the caller's line buffer) stays on its
+// stack; through the interface it would be moved to the heap on every
+// call. Another writer gets a copy it may keep.
+func writeOut(w Base64LineWriter, p []byte) {
+	switch w := w.(type) {
+	case *bytes.Buffer:
+		w.Write(p)
+	case *strings.Builder:
+		w.Write(p)
+	default:
+		w.Write(bytes.Clone(p))
+	}
 }

@@ -103,3 +103,27 @@ func BenchmarkEncodeBase64Lines(b *testing.B) {
 		}
 	})
 }
+
+// keepingWriter keeps the slices it is given, as an io.Writer must not:
+// WriteBase64Lines hands other writers than bytes.Buffer and
+// strings.Builder a copy of its stack buffer.
+type keepingWriter struct{ parts [][]byte }
+
+func (k *keepingWriter) Grow(int) {}
+func (k *keepingWriter) Write(p []byte) (int, error) {
+	k.parts = append(k.parts, p)
+	return len(p), nil
+}
+func (k *keepingWriter) WriteByte(c byte) error { k.parts = append(k.parts, []byte{c}); return nil }
+
+func TestWriteBase64LinesOtherWriter(t *testing.T) {
+	b := make([]byte, 5*base64LinesPerWrite*57+20)
+	for i := range b {
+		b[i] = byte(i * 13)
+	}
+	var k keepingWriter
+	WriteBase64Lines(&k, b)
+	if got := string(bytes.Join(k.parts, nil)); got != cutLines(b) {
+		t.Fatalf("kept slices give\n%q\nwant\n%q", got, cutLines(b))
+	}
+}
