@@ -22,8 +22,14 @@
 #                   both sides) per message: the figure least affected by
 #                   other load on the machine
 #   RSA share CPU   share of that CPU time spent in the RSA operations: the
-#                   share of the bound an otherwise idle machine reaches
-#   CPU bound       cores / CPU per message: msgs/s on an otherwise idle machine
+#                   share of the bound the process would reach if it kept
+#                   both cores busy all the time (share = RSA share of CPU ×
+#                   how busy the process keeps the cores; on this VM, even
+#                   idle otherwise, about 95 % with SQLite: the rest is
+#                   I/O wait, softirq and kernel threads; with PostgreSQL
+#                   about 86 %: its server's CPU runs on the same cores)
+#   CPU bound       cores / CPU per message: msgs/s if the process kept both
+#                   cores busy
 #
 # Other processes on the machine lower msgs/s and share; CPU ms/msg and the
 # RSA share of CPU hardly move. GOGC is left to the benchmark (it applies the
