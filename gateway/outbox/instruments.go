@@ -20,6 +20,9 @@ type instruments struct {
 	stepSeconds     *metrics.HistogramVec
 	acceptSeconds   *metrics.HistogramVec
 	deliverySeconds *metrics.HistogramVec
+	claims          *metrics.CounterVec
+	claimed         *metrics.HistogramVec
+	claimWait       *metrics.HistogramVec
 }
 
 func newInstruments(r *metrics.Registry, s *store.Store) *instruments {
@@ -46,6 +49,9 @@ func newInstruments(r *metrics.Registry, s *store.Store) *instruments {
 		failures:        r.NewCounter("xagw_outbox_failures_total", "Failed delivery steps by step and reason code.", "step", "reason"),
 		stepSeconds:     r.NewHistogram("xagw_outbox_step_seconds", "Latency of delivery steps (DVDV, OSCI calls).", metrics.DefaultLatencyBuckets, "step"),
 		acceptSeconds:   r.NewHistogram("xagw_outbox_accept_seconds", "Time to validate, seal and store a submission.", metrics.DefaultLatencyBuckets),
+		claims:          r.NewCounter("xagw_outbox_claims_total", "Claim transactions run by the dispatcher (failed ones included)."),
+		claimed:         r.NewHistogram("xagw_outbox_claim_messages", "Messages leased per successful claim transaction (sum/count: messages per claim).", []float64{0, 1, 2, 4, 8, 16, 32, 64}),
+		claimWait:       r.NewHistogram("xagw_outbox_claim_wait_seconds", "Time the dispatcher held free workers under a backlog to claim for several at once (Config.ClaimWait bounds it).", []float64{.001, .0025, .005, .01, .02, .05, .1, .25, 1}),
 		deliverySeconds: r.NewHistogram("xagw_outbox_delivery_seconds", "Time from acceptance to confirmed delivery.", []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400}),
 	}
 }

@@ -75,6 +75,22 @@ type Config struct {
 	DrainTimeout time.Duration // graceful shutdown deadline (default 30s)
 	Retry        Policy
 
+	// ClaimBatch and ClaimWait make one claim transaction serve several
+	// messages under a backlog. When the previous claim came back full
+	// (more messages were due than workers were free) and fewer than
+	// ClaimBatch workers are free, the dispatcher waits up to ClaimWait for
+	// more workers to finish before it claims. Without a backlog a free
+	// worker claims at once, so an idle outbox picks up a new message
+	// without delay. Claimed messages never wait for a worker: the wait is
+	// before the claim, so their leases start when their workers do.
+	//
+	// ClaimBatch defaults to max(2, Workers/2) and is at most Workers; 1
+	// turns batching off. ClaimWait defaults to 20ms (small against a
+	// delivery, which makes several calls to the intermediary); a negative
+	// value turns batching off.
+	ClaimBatch int
+	ClaimWait  time.Duration
+
 	// Notify returns the webhook deliveries to queue for a message event
 	// (EventMessageDelivered, EventMessageDead); nil queues none.
 	Notify func(event, clientID string) []store.NewWebhook
@@ -147,6 +163,16 @@ func New(cfg Config) (*Outbox, error) {
 		cfg.DrainTimeout = 30 * time.Second
 	}
 	cfg.Retry = cfg.Retry.withDefaults()
+	if cfg.ClaimBatch <= 0 {
+		cfg.ClaimBatch = max(2, cfg.Workers/2)
+	}
+	cfg.ClaimBatch = min(cfg.ClaimBatch, cfg.Workers)
+	if cfg.ClaimWait == 0 {
+		cfg.ClaimWait = 20 * time.Millisecond
+	}
+	if cfg.ClaimWait < 0 {
+		cfg.ClaimBatch = 1
+	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.NewRegistry()
 	}
@@ -327,16 +353,29 @@ func (o *Outbox) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	var loopErr error
 	errDelay := o.cfg.Poll
+	// backlog: the last claim was full, so more messages are probably due
+	// than workers are free and claims may wait to come in batches.
+	backlog := false
 loop:
 	for {
-		// Take one slot (waiting for a worker if all are busy), then as
-		// many more as are free, and claim that many messages.
+		// Take one slot (waiting for a worker if all are busy), under a
+		// backlog wait a little for a batch of slots, then take as many
+		// more as are free, and claim that many messages.
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
 			break loop
 		}
 		n := 1
+		if backlog && o.cfg.ClaimBatch > 1 {
+			var ok bool
+			if n, ok = o.gather(ctx, sem, n); !ok {
+				for ; n > 0; n-- {
+					<-sem
+				}
+				break loop
+			}
+		}
 	more:
 		for n < o.cfg.Workers {
 			select {
@@ -348,9 +387,11 @@ loop:
 		}
 		now := o.cfg.Clock()
 		msgs, err := o.cfg.Store.Claim(ctx, o.cfg.Owner, now, o.cfg.Lease, n)
+		o.m.claims.Inc()
 		for i := len(msgs); i < n; i++ {
 			<-sem
 		}
+		backlog = err == nil && len(msgs) == n
 		if err != nil {
 			if ctx.Err() != nil {
 				break loop
@@ -363,6 +404,7 @@ loop:
 			errDelay = min(2*errDelay, 30*time.Second)
 			continue
 		}
+		o.m.claimed.Observe(float64(len(msgs)))
 		errDelay = o.cfg.Poll
 		for _, m := range msgs {
 			if !o.inflight.Start(m.ID) {
@@ -405,6 +447,30 @@ loop:
 		<-done
 	}
 	return loopErr
+}
+
+// gather waits, holding n worker slots, until ClaimBatch slots are held or
+// ClaimWait has passed, and returns the slots held; false when ctx ended
+// (the caller gives the slots back).
+func (o *Outbox) gather(ctx context.Context, sem chan struct{}, n int) (int, bool) {
+	if n >= o.cfg.ClaimBatch {
+		return n, true
+	}
+	start := time.Now()
+	t := time.NewTimer(o.cfg.ClaimWait)
+	defer t.Stop()
+	defer func() { o.m.claimWait.ObserveSince(start) }()
+	for n < o.cfg.ClaimBatch {
+		select {
+		case sem <- struct{}{}:
+			n++
+		case <-t.C:
+			return n, true
+		case <-ctx.Done():
+			return n, false
+		}
+	}
+	return n, true
 }
 
 // sleep waits d, a Wake, or the end of ctx (false).
