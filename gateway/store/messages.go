@@ -362,14 +362,22 @@ func (s *Store) List(ctx context.Context, f ListFilter) ([]*Message, string, err
 // claimers skip each other's rows (FOR UPDATE SKIP LOCKED); on SQLite the
 // single writer serialises them.
 func (s *Store) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*Message, error) {
+	query := s.q(`UPDATE messages SET lease_owner = ?, lease_until = ?
+		WHERE id IN (SELECT id FROM messages
+			WHERE next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+			ORDER BY next_attempt_at LIMIT ? {{SKIP_LOCKED}})
+		RETURNING ` + messageCols)
+	until := ms2(now.Add(lease))
+	args := []any{owner, until, ms2(now), ms2(now), limit}
+	if s.dialect == Postgres {
+		return s.claimAutocommit(ctx, query, args, owner, until)
+	}
+	// SQLite keeps BEGIN IMMEDIATE: the write lock is taken before the
+	// statement reads, so the claim never fails half way with SQLITE_BUSY.
 	var out []*Message
 	err := s.tx(ctx, func(tx *sqlx.Tx) error {
 		var rows []messageRow
-		if err := tx.SelectContext(ctx, &rows, s.q(`UPDATE messages SET lease_owner = ?, lease_until = ?
-			WHERE id IN (SELECT id FROM messages
-				WHERE next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
-				ORDER BY next_attempt_at LIMIT ? {{SKIP_LOCKED}})
-			RETURNING `+messageCols), owner, ms2(now.Add(lease)), ms2(now), ms2(now), limit); err != nil {
+		if err := tx.SelectContext(ctx, &rows, query, args...); err != nil {
 			return err
 		}
 		var err error
@@ -377,6 +385,33 @@ func (s *Store) Claim(ctx context.Context, owner string, now time.Time, lease ti
 		return err
 	})
 	if err != nil {
+		return nil, fmt.Errorf("store: claim: %w", err)
+	}
+	return out, nil
+}
+
+// claimAutocommit runs the claim as a single statement outside BEGIN/COMMIT:
+// on PostgreSQL a statement sent on its own is its own transaction, with the
+// same atomicity and the same row locks (FOR UPDATE SKIP LOCKED holds them
+// until the statement commits), and it saves the two round trips of BEGIN
+// and COMMIT. The routes of the claimed rows are read after the commit
+// (content-addressed and immutable, so nothing can change between the two).
+// If a route cannot be read, the claimed rows are released again, as the
+// rollback of the transaction did before; a release that fails leaves them
+// leased to owner until the lease ends, as a crash would.
+func (s *Store) claimAutocommit(ctx context.Context, query string, args []any, owner string, until int64) ([]*Message, error) {
+	var rows []messageRow
+	if err := s.w.SelectContext(ctx, &rows, query, args...); err != nil {
+		return nil, fmt.Errorf("store: claim: %w", err)
+	}
+	out, err := s.messages(ctx, s.r, rows)
+	if err != nil {
+		for i := range rows {
+			if _, e := s.w.ExecContext(ctx, s.q(`UPDATE messages SET lease_owner = NULL, lease_until = NULL
+				WHERE id = ? AND lease_owner = ? AND lease_until = ?`), rows[i].ID, owner, until); e != nil {
+				err = errors.Join(err, fmt.Errorf("release %s: %w", rows[i].ID, e))
+			}
+		}
 		return nil, fmt.Errorf("store: claim: %w", err)
 	}
 	return out, nil

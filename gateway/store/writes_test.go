@@ -186,6 +186,22 @@ func TestTamperedRouteIsRefused(t *testing.T) {
 		if _, err := s.Get(ctx, m.ID); err == nil || !strings.Contains(err.Error(), "does not match its hash") {
 			t.Fatalf("tampered route read: %v", err)
 		}
+		// A claim that meets the tampered route fails and leaves every row
+		// it touched unleased (on PostgreSQL the claim commits on its own
+		// and releases the rows again; on SQLite its transaction rolls back).
+		other, _, _ := s.Accept(ctx, newMsg("c1", "", "t"), t0)
+		if got, err := s.Claim(ctx, "w2", t0, time.Minute, 10); err == nil || !strings.Contains(err.Error(), "does not match its hash") {
+			t.Fatalf("claim over a tampered route: %d messages, %v", len(got), err)
+		}
+		for _, id := range []string{m.ID, other.ID} {
+			var leased int
+			if err := s.w.Get(&leased, s.q(`SELECT count(*) FROM messages WHERE id = ? AND (lease_owner IS NOT NULL OR lease_until IS NOT NULL)`), id); err != nil {
+				t.Fatal(err)
+			}
+			if leased != 0 {
+				t.Fatalf("message %s left leased by a failed claim", id)
+			}
+		}
 	})
 }
 
