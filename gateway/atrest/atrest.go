@@ -184,23 +184,46 @@ func EnsureKeyFile(path string) (key []byte, created bool, err error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, false, err
 	}
-	// O_EXCL: two processes starting at once must not each write a
-	// different key; the loser reads the winner's.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		key, err = LoadKeyFile(path)
-		return key, false, err
-	}
+	// The key is written whole to a temporary file and then linked into
+	// place: a link never replaces an existing file, so two processes
+	// starting at once cannot each install a different key (the loser
+	// reads the winner's), and nobody can read a key file that is still
+	// being written — or find an empty one after a crash.
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".new-*")
 	if err != nil {
 		return nil, false, fmt.Errorf("atrest: create key file: %w", err)
 	}
-	if _, err := f.WriteString(base64.StdEncoding.EncodeToString(key) + "\n"); err != nil {
-		f.Close()
-		return nil, false, err
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return nil, false, fmt.Errorf("atrest: create key file: %w", err)
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, false, err
+	if _, err := tmp.WriteString(base64.StdEncoding.EncodeToString(key) + "\n"); err != nil {
+		tmp.Close()
+		return nil, false, fmt.Errorf("atrest: write key file: %w", err)
 	}
-	return key, true, f.Close()
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return nil, false, fmt.Errorf("atrest: write key file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, false, fmt.Errorf("atrest: write key file: %w", err)
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			key, err = LoadKeyFile(path)
+			return key, false, err
+		}
+		return nil, false, fmt.Errorf("atrest: install key file: %w", err)
+	}
+	// The new directory entry must survive a crash as well as the key's
+	// bytes: a key lost after data was sealed with it loses that data.
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		err = d.Sync()
+		d.Close()
+		if err != nil {
+			return nil, false, fmt.Errorf("atrest: sync key directory: %w", err)
+		}
+	}
+	return key, true, nil
 }

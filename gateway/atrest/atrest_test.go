@@ -6,8 +6,10 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -110,6 +112,50 @@ func TestEnsureKeyFile(t *testing.T) {
 	os.Chmod(path, 0o644)
 	if _, err := LoadKeyFile(path); err == nil {
 		t.Fatal("world-readable key file accepted")
+	}
+}
+
+// Processes starting at once on a fresh data folder race to create the key;
+// each must end with the one key installed, never a half-written file.
+func TestEnsureKeyFileConcurrently(t *testing.T) {
+	dir := t.TempDir()
+	for round := 0; round < 200; round++ {
+		path := filepath.Join(dir, fmt.Sprintf("k%d", round), "atrest.key")
+		const n = 8
+		keys := make([][]byte, n)
+		created := make([]bool, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				keys[i], created[i], errs[i] = EnsureKeyFile(path)
+			}()
+		}
+		wg.Wait()
+		winners := 0
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("round %d: %v", round, errs[i])
+			}
+			if !bytes.Equal(keys[i], keys[0]) {
+				t.Fatalf("round %d: callers got different keys", round)
+			}
+			if created[i] {
+				winners++
+			}
+		}
+		if winners != 1 {
+			t.Fatalf("round %d: %d callers created the key", round, winners)
+		}
+		onDisk, err := LoadKeyFile(path)
+		if err != nil || !bytes.Equal(onDisk, keys[0]) {
+			t.Fatalf("round %d: the file holds another key (err %v)", round, err)
+		}
+		if left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".*")); len(left) > 0 {
+			t.Fatalf("round %d: temporary files left: %v", round, left)
+		}
 	}
 }
 
