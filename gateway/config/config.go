@@ -148,6 +148,14 @@ type Delivery struct {
 	Poll         Duration `yaml:"poll"`          // default 1s
 	DrainTimeout Duration `yaml:"drain_timeout"` // default 30s
 	Retry        Retry    `yaml:"retry"`
+	// ClaimBatch and ClaimWait batch claims under a backlog (see
+	// outbox.Config): with more messages due than workers free, the
+	// dispatcher waits up to ClaimWait for ClaimBatch workers to be free
+	// and claims for all of them in one transaction. 0 takes the defaults
+	// (half the workers, at least 2; 20ms); claim_batch 1 or a negative
+	// claim_wait turns batching off.
+	ClaimBatch int      `yaml:"claim_batch"`
+	ClaimWait  Duration `yaml:"claim_wait"`
 }
 
 // Retry is the backoff policy.
@@ -516,6 +524,12 @@ func (c *Config) validate(getenv func(string) string) error {
 	}
 	if c.Delivery.Workers < 1 || c.Delivery.Workers > 256 {
 		bad("delivery.workers %d: want 1..256", c.Delivery.Workers)
+	}
+	if c.Delivery.ClaimBatch < 0 || c.Delivery.ClaimBatch > c.Delivery.Workers {
+		bad("delivery.claim_batch %d: want 0 (default) up to delivery.workers (%d)", c.Delivery.ClaimBatch, c.Delivery.Workers)
+	}
+	if c.Delivery.ClaimWait.D() > 10*time.Second {
+		bad("delivery.claim_wait %v: want at most 10s (it delays deliveries under a backlog; negative turns batching off)", c.Delivery.ClaimWait.D())
 	}
 	switch c.Transport.Mode {
 	case ModeEmbedded, ModeOSCI, ModeNone:

@@ -39,6 +39,29 @@ func TestExampleFileLoads(t *testing.T) {
 	}
 }
 
+func TestClaimBatching(t *testing.T) {
+	c, err := Load("", env(map[string]string{"XAGW_DELIVERY_WORKERS": "16", "XAGW_DELIVERY_CLAIM_BATCH": "6", "XAGW_DELIVERY_CLAIM_WAIT": "-1ms"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Delivery.ClaimBatch != 6 || c.Delivery.ClaimWait.D() != -time.Millisecond {
+		t.Fatalf("claim batch %d, wait %v", c.Delivery.ClaimBatch, c.Delivery.ClaimWait.D())
+	}
+	for _, bad := range []map[string]string{
+		{"XAGW_DELIVERY_CLAIM_BATCH": "5"}, // more than the 4 default workers
+		{"XAGW_DELIVERY_CLAIM_BATCH": "-1"},
+		{"XAGW_DELIVERY_CLAIM_WAIT": "1m"},
+	} {
+		_, err := Load("", env(bad))
+		for name := range bad {
+			key := strings.ToLower(strings.TrimPrefix(name, "XAGW_DELIVERY_"))
+			if err == nil || !strings.Contains(err.Error(), "delivery."+key) {
+				t.Errorf("%v: %v", bad, err)
+			}
+		}
+	}
+}
+
 func TestNoFileIsTheEmbeddedDefault(t *testing.T) {
 	c, err := Load("", env(nil))
 	if err != nil {

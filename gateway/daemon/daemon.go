@@ -161,6 +161,7 @@ func New(ctx context.Context, cfg *config.Config, deps Deps, log *slog.Logger, g
 	ocfg := outbox.Config{Store: d.store, Keys: d.keys, Codec: deps.Codec, Router: deps.Router, Transport: deps.Transport, Owner: owner,
 		Clock: deps.Clock, Logger: log.With("part", "outbox"), Metrics: d.reg, Workers: cfg.Delivery.Workers, Lease: cfg.Delivery.Lease.D(),
 		CallTimeout: cfg.Delivery.CallTimeout.D(), Poll: cfg.Delivery.Poll.D(), DrainTimeout: cfg.Delivery.DrainTimeout.D(), Retry: retry,
+		ClaimBatch: cfg.Delivery.ClaimBatch, ClaimWait: cfg.Delivery.ClaimWait.D(),
 		Notify: d.hooks.Hooks}
 	if d.poller != nil {
 		ocfg.OnResponse = d.poller.MediatedResponse
