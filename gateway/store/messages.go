@@ -506,9 +506,27 @@ func (s *Store) Apply(ctx context.Context, id, owner string, now time.Time, t Tr
 	}
 	args = append(args, id, owner)
 	var newRoute string // a route this process has not seen committed
-	err := s.tx(ctx, func(tx *sqlx.Tx) error {
-		if _, known := s.routes.get(routeSHA); t.Route != nil && !known {
-			newRoute = string(t.Route)
+	if _, known := s.routes.get(routeSHA); t.Route != nil && !known {
+		newRoute = string(t.Route)
+	}
+	var err error
+	if s.dialect == Postgres && !s.applyInTx {
+		err = s.applyStatement(ctx, id, now, t, set, args, routeSHA, newRoute)
+	} else {
+		err = s.applyTx(ctx, id, now, t, set, args, routeSHA, newRoute)
+	}
+	if err == nil && newRoute != "" {
+		s.routes.put(routeSHA, newRoute)
+	}
+	return err
+}
+
+// applyTx is Apply as a transaction of separate statements: SQLite's path
+// (it has no data-modifying CTEs), and on PostgreSQL the reference that
+// applyStatement is tested against.
+func (s *Store) applyTx(ctx context.Context, id string, now time.Time, t Transition, set []string, args []any, routeSHA, newRoute string) error {
+	return s.tx(ctx, func(tx *sqlx.Tx) error {
+		if newRoute != "" {
 			if err := s.putRoute(ctx, tx, routeSHA, newRoute, now); err != nil {
 				return err
 			}
@@ -530,10 +548,6 @@ func (s *Store) Apply(ctx context.Context, id, owner string, now time.Time, t Tr
 		}
 		return s.addEvents(ctx, tx, id, now, t.Attempts, t.OSCIMessageID, t.Events)
 	})
-	if err == nil && newRoute != "" {
-		s.routes.put(routeSHA, newRoute)
-	}
-	return err
 }
 
 // eventCols is the number of values addEvents binds per event.
@@ -555,17 +569,8 @@ func (s *Store) addEvents(ctx context.Context, tx *sqlx.Tx, id string, now time.
 		n := min(len(evs), eventChunk)
 		args := make([]any, 0, n*eventCols)
 		for _, e := range evs[:n] {
-			at := e.At
-			if at.IsZero() {
-				at = now
-			}
-			if e.Attempt == 0 {
-				e.Attempt = attempt
-			}
-			if e.OSCIMessageID == "" {
-				e.OSCIMessageID = osciID
-			}
-			args = append(args, id, ms2(at), e.Kind, string(e.State), e.Attempt, e.Code, truncate(e.Reason, 500), e.OSCIMessageID)
+			e = eventDefaults(e, now, attempt, osciID)
+			args = append(args, id, ms2(e.At), e.Kind, string(e.State), e.Attempt, e.Code, e.Reason, e.OSCIMessageID)
 		}
 		if _, err := tx.ExecContext(ctx, s.q(eventInsert(n)), args...); err != nil {
 			return fmt.Errorf("store: add %d timeline events: %w", n, err)
@@ -573,6 +578,22 @@ func (s *Store) addEvents(ctx context.Context, tx *sqlx.Tx, id string, now time.
 		evs = evs[n:]
 	}
 	return nil
+}
+
+// eventDefaults returns e as it is stored: At, Attempt and OSCIMessageID
+// default to the transition's, the reason is cut to 500 bytes.
+func eventDefaults(e Event, now time.Time, attempt int, osciID string) Event {
+	if e.At.IsZero() {
+		e.At = now
+	}
+	if e.Attempt == 0 {
+		e.Attempt = attempt
+	}
+	if e.OSCIMessageID == "" {
+		e.OSCIMessageID = osciID
+	}
+	e.Reason = truncate(e.Reason, 500)
+	return e
 }
 
 // eventInserts holds the INSERT text for 1..eventChunk events, built once.

@@ -76,6 +76,10 @@ type Store struct {
 	qmemo map[string]string
 
 	routes routeCache // route JSON by hash (see routes.go)
+
+	// applyInTx makes Apply on PostgreSQL take the transaction path of
+	// SQLite instead of its single statement; tests compare the two.
+	applyInTx bool
 }
 
 //go:embed migrations/*.sql
