@@ -71,7 +71,9 @@ var (
 )
 
 // Verify checks a signature header against body and secret; the timestamp
-// must be within tolerance of now (replay protection).
+// must be within tolerance of now (replay protection). A v1 signature is
+// 64 lowercase hex digits, as Sign writes it; any other spelling of the
+// same bytes is malformed, so a signature has exactly one accepted form.
 func Verify(secret []byte, header string, body []byte, now time.Time, tolerance time.Duration) error {
 	var t string
 	var sigs [][]byte
@@ -84,6 +86,9 @@ func Verify(secret []byte, header string, body []byte, now time.Time, tolerance 
 		case "t":
 			t = v
 		case "v1":
+			if len(v) != 2*sha256.Size || strings.ToLower(v) != v {
+				return ErrMalformed
+			}
 			b, err := hex.DecodeString(v)
 			if err != nil {
 				return ErrMalformed

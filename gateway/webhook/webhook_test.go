@@ -173,6 +173,9 @@ func TestVerifyRejectsTamperingReplayAndGarbage(t *testing.T) {
 		"replayed late": {secret, h, body, now.Add(10 * time.Minute), webhook.ErrStale},
 		"garbage":       {secret, "nonsense", body, now, webhook.ErrMalformed},
 		"no v1":         {secret, fmt.Sprintf("t=%d", now.Unix()), body, now, webhook.ErrMalformed},
+		// The same MAC in upper case (found by FuzzVerify): one form only.
+		"upper-case hex": {secret, h[:strings.Index(h, "v1=")+3] + strings.ToUpper(h[strings.Index(h, "v1=")+3:]), body, now, webhook.ErrMalformed},
+		"short v1":       {secret, h[:len(h)-2], body, now, webhook.ErrMalformed},
 	}
 	for name, c := range cases {
 		if err := webhook.Verify(c.secret, c.header, c.body, c.now, time.Minute); !errors.Is(err, c.want) {
