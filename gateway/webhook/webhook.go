@@ -7,7 +7,7 @@
 //
 // Every request carries
 //
-//	X-Xagw-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>
+//	X-Xagw-Signature: t=<unix seconds>,v1=<lowercase hex HMAC-SHA256(secret, "<t>." + body)>
 //	X-Xagw-Event:     reply.received | message.delivered | message.dead_lettered
 //	X-Xagw-Delivery:  <delivery id; identical on retries, for de-duplication>
 //
