@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/xagw/xagw/dvdv"
 	"github.com/xagw/xagw/dvdv/dvdvfile"
@@ -25,26 +23,7 @@ func testPKI(tb testing.TB) *dvdvtest.PKI {
 	return p
 }
 
-// fakeClock is a clock tests move by hand. It starts at the real time
-// because the test certificates are issued relative to it.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock { return &fakeClock{t: time.Now()} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *dvdvtest.Clock { return dvdvtest.NewClock() }
 
 var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
 
@@ -53,7 +32,7 @@ const intermediaryURL = "https://intermediary.example/osci-manager"
 // env is a sample directory served by one or more fake servers over
 // loopback HTTP, and a client configured for them.
 type env struct {
-	clock   *fakeClock
+	clock   *dvdvtest.Clock
 	sample  *dvdvtest.Sample
 	dir     *dvdvfile.Directory
 	servers []*dvdvtest.Server

@@ -16,26 +16,7 @@ import (
 	"github.com/xagw/xagw/dvdv/dvdvtest"
 )
 
-// clock is a clock tests move by hand, starting at the real time (the test
-// certificates are issued relative to it).
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Now()} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *dvdvtest.Clock { return dvdvtest.NewClock() }
 
 func testPKI(t testing.TB) *dvdvtest.PKI {
 	t.Helper()

@@ -77,12 +77,7 @@ func (p *PKI) Key() *rsa.PrivateKey { return p.key }
 // Issue returns a certificate for cn valid from notBefore to notAfter (zero
 // values: yesterday and a year from now).
 func (p *PKI) Issue(cn string, notBefore, notAfter time.Time) (*x509.Certificate, error) {
-	if notBefore.IsZero() {
-		notBefore = time.Now().Add(-24 * time.Hour)
-	}
-	if notAfter.IsZero() {
-		notAfter = time.Now().Add(365 * 24 * time.Hour)
-	}
+	notBefore, notAfter = validity(notBefore, notAfter)
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(p.serial.Add(1)),
 		Subject:      pkix.Name{CommonName: cn, Organization: []string{"xagw test"}},
@@ -97,18 +92,25 @@ func (p *PKI) Issue(cn string, notBefore, notAfter time.Time) (*x509.Certificate
 	return x509.ParseCertificate(der)
 }
 
-// SubCA returns a PKI whose CA is an intermediate certificate authority
-// named cn, issued by p's CA for notBefore to notAfter (zero values as for
-// Issue). Its certificates chain to p.CA through it; a short-lived one lets
-// tests see a chain expire before its leaf certificates. It reuses p's keys,
-// so no key is generated.
-func (p *PKI) SubCA(cn string, notBefore, notAfter time.Time) (*PKI, error) {
+// validity fills in the default validity: from yesterday to a year from
+// now.
+func validity(notBefore, notAfter time.Time) (time.Time, time.Time) {
 	if notBefore.IsZero() {
 		notBefore = time.Now().Add(-24 * time.Hour)
 	}
 	if notAfter.IsZero() {
 		notAfter = time.Now().Add(365 * 24 * time.Hour)
 	}
+	return notBefore, notAfter
+}
+
+// SubCA returns a PKI whose CA is an intermediate certificate authority
+// named cn, issued by p's CA for notBefore to notAfter (zero values as for
+// Issue). Its certificates chain to p.CA through it; a short-lived one lets
+// tests see a chain expire before its leaf certificates. It reuses p's keys,
+// so no key is generated.
+func (p *PKI) SubCA(cn string, notBefore, notAfter time.Time) (*PKI, error) {
+	notBefore, notAfter = validity(notBefore, notAfter)
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(p.serial.Add(1)),
 		Subject:               pkix.Name{CommonName: cn, Organization: []string{"xagw test"}},
