@@ -2,13 +2,13 @@ package osci
 
 import (
 	"bytes"
-	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/xagw/xagw/osci/xmldsig"
 )
 
 // Ids the reference gives header blocks and the body.
@@ -227,7 +227,7 @@ func certHeaderXML(name, id string, entries []CertEntry) *xw {
 		w.start("osci:"+c.Element, "", "Id", c.ID)
 		w.start("ds:X509Data", "")
 		w.start("ds:X509Certificate", "")
-		w.WriteString(certBase64(c.Cert))
+		w.WriteString(xmldsig.CertificateBase64(c.Cert))
 		w.end("ds:X509Certificate")
 		w.end("ds:X509Data")
 		w.end("osci:" + c.Element)
@@ -588,29 +588,4 @@ func writeOrderContent(w *xw, m *Message) error {
 		return fmt.Errorf("osci: no order content for %s", m.Type)
 	}
 	return nil
-}
-
-// certBase64 returns writeBase64Wrapped of the certificate's DER. The same
-// few certificates go into every message; their text is remembered per
-// certificate (a bounded cache, emptied at 256 entries).
-func certBase64(c *x509.Certificate) string {
-	certTexts.Lock()
-	t, ok := certTexts.m[c]
-	certTexts.Unlock()
-	if ok {
-		return t
-	}
-	t = base64Wrapped(c.Raw)
-	certTexts.Lock()
-	if certTexts.m == nil || len(certTexts.m) >= 256 {
-		certTexts.m = make(map[*x509.Certificate]string)
-	}
-	certTexts.m[c] = t
-	certTexts.Unlock()
-	return t
-}
-
-var certTexts struct {
-	sync.Mutex
-	m map[*x509.Certificate]string
 }

@@ -4,8 +4,9 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"sync"
 	"time"
+
+	"github.com/xagw/xagw/osci/internal/certcache"
 )
 
 // Message is the protocol content of one OSCI 1.2 envelope: its type, the
@@ -222,28 +223,12 @@ func CertID(role, function string, cert *x509.Certificate) string {
 // certFingerprint is the hex SHA-256 of the certificate's DER, remembered
 // per certificate (a bounded cache): Ids are made for the same few
 // certificates many times per message.
-func certFingerprint(c *x509.Certificate) string {
-	fingerprints.Lock()
-	f, ok := fingerprints.m[c]
-	fingerprints.Unlock()
-	if ok {
-		return f
-	}
-	sum := sha256.Sum256(c.Raw)
-	f = hex.EncodeToString(sum[:])
-	fingerprints.Lock()
-	if fingerprints.m == nil || len(fingerprints.m) >= 256 {
-		fingerprints.m = make(map[*x509.Certificate]string)
-	}
-	fingerprints.m[c] = f
-	fingerprints.Unlock()
-	return f
-}
+func certFingerprint(c *x509.Certificate) string { return fingerprints.Get(c) }
 
-var fingerprints struct {
-	sync.Mutex
-	m map[*x509.Certificate]string
-}
+var fingerprints = certcache.NewMemo(func(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.Raw)
+	return hex.EncodeToString(sum[:])
+})
 
 // TimeFormat is the xsd:dateTime layout used in process cards and
 // selections: seconds precision with a numeric zone offset.

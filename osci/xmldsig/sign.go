@@ -7,6 +7,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
 	"encoding/asn1"
 	"encoding/base64"
 	"errors"
@@ -17,6 +18,8 @@ import (
 	"strings"
 
 	"github.com/beevik/etree"
+
+	"github.com/xagw/xagw/osci/internal/certcache"
 )
 
 // Reference is one item to be signed.
@@ -510,6 +513,13 @@ func EncodeBase64Lines(b []byte) string {
 	WriteBase64Lines(&out, b)
 	return out.String()
 }
+
+// CertificateBase64 returns EncodeBase64Lines of the certificate's DER,
+// the ds:X509Certificate text, remembered per certificate: the same few
+// certificates are written into every message.
+func CertificateBase64(c *x509.Certificate) string { return certBase64.Get(c) }
+
+var certBase64 = certcache.NewMemo(func(c *x509.Certificate) string { return EncodeBase64Lines(c.Raw) })
 
 // Base64LineWriter is what WriteBase64Lines writes to: a *bytes.Buffer or
 // a *strings.Builder.

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/beevik/etree"
 	"github.com/xagw/xagw/osci/internal/certcache"
@@ -488,7 +487,7 @@ func (ek *EncryptedKey) build() (*etree.Element, error) {
 		}
 		rm.CreateAttr("URI", ek.RetrievalURI)
 	case ek.Certificate != nil:
-		el.CreateElement("ds:KeyInfo").CreateElement("ds:X509Data").CreateElement("ds:X509Certificate").SetText(certBase64(ek.Certificate))
+		el.CreateElement("ds:KeyInfo").CreateElement("ds:X509Data").CreateElement("ds:X509Certificate").SetText(xmldsig.CertificateBase64(ek.Certificate))
 	}
 	el.CreateElement("xenc:CipherData").CreateElement("xenc:CipherValue").SetText(xmldsig.EncodeBase64Lines(ek.CipherValue))
 	return el, nil
@@ -553,30 +552,4 @@ func decodeText(el *etree.Element) ([]byte, error) {
 		return r
 	}, s)
 	return base64.StdEncoding.DecodeString(s)
-}
-
-// certBase64 returns xmldsig.EncodeBase64Lines of the certificate's DER.
-// Transport encryption names the same recipient certificate in every
-// message; its text is remembered per certificate (a bounded cache,
-// emptied at 256 entries).
-func certBase64(c *x509.Certificate) string {
-	certTexts.Lock()
-	t, ok := certTexts.m[c]
-	certTexts.Unlock()
-	if ok {
-		return t
-	}
-	t = xmldsig.EncodeBase64Lines(c.Raw)
-	certTexts.Lock()
-	if certTexts.m == nil || len(certTexts.m) >= 256 {
-		certTexts.m = make(map[*x509.Certificate]string)
-	}
-	certTexts.m[c] = t
-	certTexts.Unlock()
-	return t
-}
-
-var certTexts struct {
-	sync.Mutex
-	m map[*x509.Certificate]string
 }
