@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sort"
 	"sync"
 	"testing"
@@ -19,7 +18,6 @@ import (
 	"github.com/xagw/xagw/gateway/outbox"
 	"github.com/xagw/xagw/gateway/store"
 	"github.com/xagw/xagw/gateway/xacodec"
-	"github.com/xagw/xagw/internal/testpg"
 	"github.com/xagw/xagw/schemas"
 	"github.com/xagw/xagw/xauslaender/samples"
 )
@@ -66,22 +64,9 @@ func acceptServer(b testing.TB, s *store.Store) *httptest.Server {
 }
 
 func benchStores(b *testing.B, fn func(b *testing.B, s *store.Store)) {
-	for _, name := range []string{"sqlite-full", "sqlite-normal", "postgres"} {
+	for _, name := range gatewaytest.BenchStoreKinds {
 		b.Run(name, func(b *testing.B) {
-			var s *store.Store
-			var err error
-			switch name {
-			case "sqlite-full":
-				s, err = store.Open(context.Background(), store.SQLite, filepath.Join(b.TempDir(), "b.db"), store.Options{SQLiteSynchronous: "FULL"})
-			case "sqlite-normal":
-				s, err = store.Open(context.Background(), store.SQLite, filepath.Join(b.TempDir(), "b.db"), store.Options{SQLiteSynchronous: "NORMAL"})
-			default:
-				s, err = store.Open(context.Background(), store.Postgres, testpg.DSN(b), store.Options{})
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
+			s := gatewaytest.OpenBenchStore(b, name)
 			fn(b, s)
 		})
 	}

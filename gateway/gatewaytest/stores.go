@@ -41,6 +41,35 @@ func EachStore(t *testing.T, fn func(t *testing.T, s *store.Store, dsn string)) 
 	})
 }
 
+// BenchStoreKinds are the stores the benchmarks compare: SQLite with
+// synchronous=FULL (the default) and NORMAL, and PostgreSQL.
+var BenchStoreKinds = []string{"sqlite-full", "sqlite-normal", "postgres"}
+
+// OpenBenchStore opens a fresh store of one of BenchStoreKinds, closed when
+// tb ends.
+func OpenBenchStore(tb testing.TB, kind string) *store.Store {
+	tb.Helper()
+	var s *store.Store
+	var err error
+	switch kind {
+	case "sqlite-full", "sqlite-normal":
+		mode := "FULL"
+		if kind == "sqlite-normal" {
+			mode = "NORMAL"
+		}
+		s, err = store.Open(context.Background(), store.SQLite, filepath.Join(tb.TempDir(), "b.db"), store.Options{SQLiteSynchronous: mode})
+	case "postgres":
+		s, err = store.Open(context.Background(), store.Postgres, testpg.DSN(tb), store.Options{})
+	default:
+		tb.Fatalf("gatewaytest: unknown store kind %q", kind)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
 // Keyring returns an at-rest keyring with a random key.
 func Keyring(t testing.TB) *atrest.Keyring {
 	k := make([]byte, atrest.KeySize)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,7 +11,6 @@ import (
 	"github.com/xagw/xagw/gateway/gatewaytest"
 	"github.com/xagw/xagw/gateway/outbox"
 	"github.com/xagw/xagw/gateway/store"
-	"github.com/xagw/xagw/internal/testpg"
 )
 
 // BenchmarkDeliveryStateMachine measures the gateway's own cost per
@@ -21,9 +19,9 @@ import (
 // figure is the store-bound ceiling that the OSCI cryptography adds to in
 // phase 2. It reports delivered messages per second.
 func BenchmarkDeliveryStateMachine(b *testing.B) {
-	for _, name := range []string{"sqlite-full", "sqlite-normal", "postgres"} {
+	for _, name := range gatewaytest.BenchStoreKinds {
 		b.Run(name, func(b *testing.B) {
-			benchDeliveries(b, openBenchStore(b, name), nil)
+			benchDeliveries(b, gatewaytest.OpenBenchStore(b, name), nil)
 		})
 	}
 }
@@ -50,7 +48,7 @@ func BenchmarkMediatedDelivery(b *testing.B) {
 				if signed {
 					tr.SignAnswers(signer)
 				}
-				benchDeliveries(b, openBenchStore(b, name), tr, func(c *outbox.Config) {
+				benchDeliveries(b, gatewaytest.OpenBenchStore(b, name), tr, func(c *outbox.Config) {
 					rt := gatewaytest.NewRouter("http://127.0.0.1:1", "01001")
 					rt.Set(gateway.Route{Authority: "01001", IntermediaryURL: "http://127.0.0.1:1", AddresseeURI: "http://127.0.0.1:2/abh",
 						AddresseeSig: signer, Scenario: gateway.ScenarioMediate})
@@ -60,24 +58,6 @@ func BenchmarkMediatedDelivery(b *testing.B) {
 			})
 		}
 	}
-}
-
-func openBenchStore(b *testing.B, name string) *store.Store {
-	var s *store.Store
-	var err error
-	switch name {
-	case "sqlite-full":
-		s, err = store.Open(context.Background(), store.SQLite, filepath.Join(b.TempDir(), "b.db"), store.Options{SQLiteSynchronous: "FULL"})
-	case "sqlite-normal":
-		s, err = store.Open(context.Background(), store.SQLite, filepath.Join(b.TempDir(), "b.db"), store.Options{SQLiteSynchronous: "NORMAL"})
-	default:
-		s, err = store.Open(context.Background(), store.Postgres, testpg.DSN(b), store.Options{})
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
-	return s
 }
 
 // benchDeliveries submits b.N messages, then runs the outbox until all are
