@@ -191,6 +191,37 @@ func (s *Signer) digestAll(parent *etree.Element, refs []Reference) (string, *si
 	return method, salg, digests, nil
 }
 
+// writeSignedInfoChildren writes the children of ds:SignedInfo (with the
+// line breaks the reference writes) to w; attr writes one attribute,
+// including its leading space, with the escaping of the form being written
+// (canonical or etree's serialisation).
+func writeSignedInfoChildren(w *bytes.Buffer, method string, digests []signedDigest, attr func(w *bytes.Buffer, name, value string)) {
+	alg := func(tag, algorithm string) {
+		w.WriteString("<" + tag)
+		attr(w, "Algorithm", algorithm)
+		w.WriteString("></" + tag + ">\n")
+	}
+	w.WriteByte('\n')
+	alg("ds:CanonicalizationMethod", C14N10)
+	alg("ds:SignatureMethod", method)
+	for _, d := range digests {
+		w.WriteString("<ds:Reference")
+		attr(w, "URI", d.uri)
+		w.WriteString(">\n")
+		if len(d.transforms) > 0 {
+			w.WriteString("<ds:Transforms>\n")
+			for _, t := range d.transforms {
+				alg("ds:Transform", t)
+			}
+			w.WriteString("</ds:Transforms>\n")
+		}
+		alg("ds:DigestMethod", d.digestMethod)
+		w.WriteString("<ds:DigestValue>")
+		w.WriteString(base64.StdEncoding.EncodeToString(d.digest))
+		w.WriteString("</ds:DigestValue>\n</ds:Reference>\n")
+	}
+}
+
 // SignXML is Sign for a caller that wants the ds:Signature element as
 // bytes (to write it into a message it composes itself): the same digests,
 // the same signature value, and the same bytes etree writes for the
@@ -217,66 +248,22 @@ func (s *Signer) SignXML(parent *etree.Element, refs []Reference, keyInfoURI str
 	// "#body"); otherwise each form gets its own escaping.
 	var inner, innerSerial bytes.Buffer
 	plain := true
-	attr := func(name, value string) {
+	writeSignedInfoChildren(&inner, method, digests, func(w *bytes.Buffer, name, value string) {
 		if !plainAttr(value) {
 			plain = false
 		}
-		inner.WriteString(" " + name + `="`)
-		escapeAttr(&inner, value)
-		inner.WriteByte('"')
-	}
-	alg := func(tag, algorithm string) {
-		inner.WriteString("<" + tag)
-		attr("Algorithm", algorithm)
-		inner.WriteString("></" + tag + ">\n")
-	}
-	inner.WriteByte('\n')
-	alg("ds:CanonicalizationMethod", C14N10)
-	alg("ds:SignatureMethod", method)
-	for _, d := range digests {
-		inner.WriteString("<ds:Reference")
-		attr("URI", d.uri)
-		inner.WriteString(">\n")
-		if len(d.transforms) > 0 {
-			inner.WriteString("<ds:Transforms>\n")
-			for _, t := range d.transforms {
-				alg("ds:Transform", t)
-			}
-			inner.WriteString("</ds:Transforms>\n")
-		}
-		alg("ds:DigestMethod", d.digestMethod)
-		inner.WriteString("<ds:DigestValue>")
-		inner.WriteString(base64.StdEncoding.EncodeToString(d.digest))
-		inner.WriteString("</ds:DigestValue>\n</ds:Reference>\n")
-	}
-	if !plain {
-		// Rare: write the serialised children the way etree escapes.
-		writeAlg := func(tag, algorithm string) {
-			innerSerial.WriteString("<" + tag + " ")
-			(&etree.Attr{Key: "Algorithm", Value: algorithm}).WriteTo(&innerSerial, &serialSettings)
-			innerSerial.WriteString("></" + tag + ">\n")
-		}
-		innerSerial.WriteByte('\n')
-		writeAlg("ds:CanonicalizationMethod", C14N10)
-		writeAlg("ds:SignatureMethod", method)
-		for _, d := range digests {
-			innerSerial.WriteString("<ds:Reference ")
-			(&etree.Attr{Key: "URI", Value: d.uri}).WriteTo(&innerSerial, &serialSettings)
-			innerSerial.WriteString(">\n")
-			if len(d.transforms) > 0 {
-				innerSerial.WriteString("<ds:Transforms>\n")
-				for _, t := range d.transforms {
-					writeAlg("ds:Transform", t)
-				}
-				innerSerial.WriteString("</ds:Transforms>\n")
-			}
-			writeAlg("ds:DigestMethod", d.digestMethod)
-			innerSerial.WriteString("<ds:DigestValue>")
-			innerSerial.WriteString(base64.StdEncoding.EncodeToString(d.digest))
-			innerSerial.WriteString("</ds:DigestValue>\n</ds:Reference>\n")
-		}
-	} else {
+		w.WriteString(" " + name + `="`)
+		escapeAttr(w, value)
+		w.WriteByte('"')
+	})
+	if plain {
 		innerSerial = inner
+	} else {
+		// Rare: write the serialised children the way etree escapes.
+		writeSignedInfoChildren(&innerSerial, method, digests, func(w *bytes.Buffer, name, value string) {
+			w.WriteByte(' ')
+			(&etree.Attr{Key: name, Value: value}).WriteTo(w, &serialSettings)
+		})
 	}
 
 	// Canonical SignedInfo: as the apex of a document subset it carries
