@@ -361,13 +361,7 @@ func postOSCI(ctx context.Context, hc *http.Client, url string, out *Outgoing) (
 		if err != nil {
 			return nil, err
 		}
-		req.Header.Set("Content-Type", "text/xml")
-		req.Header.Set("Cache-Control", "no-cache")
-		resp, err := hc.Do(req)
-		if err != nil {
-			return nil, &TransportError{Err: err}
-		}
-		return resp, nil
+		return doOSCI(hc, req)
 	}
 	body, err := out.Reader()
 	if err != nil {
@@ -392,6 +386,12 @@ func postOSCI(ctx context.Context, hc *http.Client, url string, out *Outgoing) (
 		}
 		return io.NopCloser(&fullReader{r: r}), nil
 	}
+	return doOSCI(hc, req)
+}
+
+// doOSCI sends an OSCI request with the headers the reference sends; a
+// failure to get a response is a TransportError.
+func doOSCI(hc *http.Client, req *http.Request) (*http.Response, error) {
 	req.Header.Set("Content-Type", "text/xml")
 	req.Header.Set("Cache-Control", "no-cache")
 	resp, err := hc.Do(req)
