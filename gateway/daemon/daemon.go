@@ -19,7 +19,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"sync"
 	"time"
 
@@ -44,25 +43,6 @@ type Deps struct {
 	Transport   gateway.Transport
 	Mailbox     gateway.Mailbox
 	Clock       gateway.Clock
-}
-
-// DefaultGCPercent is the garbage collector's target the daemon sets unless
-// the GOGC environment variable is given. A delivery allocates a few
-// megabytes (envelopes, ciphertext, XML trees) while the gateway keeps
-// little live data, so with Go's default of 100 the collector ran every few
-// messages and took about a fifth of the CPU outside RSA. At 400 the heap
-// may grow to about five times the live data (tens of megabytes for a
-// gateway) before a collection. GOMEMLIMIT, if set, still caps it.
-const DefaultGCPercent = 400
-
-// setGCPercent applies DefaultGCPercent unless GOGC is set.
-func setGCPercent(getenv func(string) string, log *slog.Logger) {
-	if v := getenv("GOGC"); v != "" {
-		log.Info("garbage collector target from GOGC", "gogc", v)
-		return
-	}
-	debug.SetGCPercent(DefaultGCPercent)
-	log.Info("garbage collector target", "gc_percent", DefaultGCPercent)
 }
 
 // ErrNoTransport is returned by New when delivery is configured but no
@@ -112,6 +92,7 @@ func New(ctx context.Context, cfg *config.Config, deps Deps, log *slog.Logger, g
 		}
 	}()
 	setGCPercent(getenv, log)
+	setProcs(usesSQLite(cfg), getenv, log)
 
 	var err error
 	if d.keys, err = loadKeys(cfg, getenv, log); err != nil {
