@@ -25,9 +25,9 @@
 #                   share of the bound the process would reach if it kept
 #                   both cores busy all the time (share = RSA share of CPU ×
 #                   how busy the process keeps the cores; on this VM, even
-#                   idle otherwise, about 95 % with SQLite: the rest is
+#                   idle otherwise, about 97 % with SQLite: the rest is
 #                   I/O wait, softirq and kernel threads; with PostgreSQL
-#                   about 86 %: its server's CPU runs on the same cores)
+#                   about 89 %: its server's CPU runs on the same cores)
 #   CPU bound       cores / CPU per message: msgs/s if the process kept both
 #                   cores busy
 #
