@@ -32,7 +32,7 @@ func setGCPercent(getenv func(string) string, log *slog.Logger) {
 }
 
 // Procs returns the GOMAXPROCS the daemon runs with, given the runtime's
-// current value and whether the process writes an SQLite database (the
+// default and whether the process writes an SQLite database (the
 // store on driver "sqlite", or the test intermediary of the embedded
 // setup), and whether the daemon changes it: with SQLite one more than the
 // runtime's default, unless the GOMAXPROCS environment variable is set (then
@@ -58,11 +58,11 @@ func setGCPercent(getenv func(string) string, log *slog.Logger) {
 // Setting GOMAXPROCS explicitly ends the runtime's own adjustment to a
 // changed CPU limit of the container; the daemon reads the limit once, at
 // start.
-func Procs(sqlite bool, current int, getenv func(string) string) (n int, change bool) {
+func Procs(sqlite bool, def int, getenv func(string) string) (n int, change bool) {
 	if !sqlite || getenv("GOMAXPROCS") != "" {
-		return current, false
+		return def, false
 	}
-	return current + 1, true
+	return def + 1, true
 }
 
 // usesSQLite reports whether the daemon with cfg writes an SQLite database.
@@ -70,13 +70,16 @@ func usesSQLite(cfg *config.Config) bool {
 	return cfg.Database.Driver == "sqlite" || cfg.Transport.Mode == config.ModeEmbedded
 }
 
-// setProcs applies Procs.
+// setProcs applies Procs. It counts from the runtime's default, not from
+// the current value, so a process that starts several daemons (tests do)
+// adds the spare P once.
 func setProcs(sqlite bool, getenv func(string) string, log *slog.Logger) {
-	n, change := Procs(sqlite, runtime.GOMAXPROCS(0), getenv)
-	if !change {
-		log.Info("scheduler threads", "gomaxprocs", n)
+	if _, change := Procs(sqlite, 0, getenv); !change {
+		log.Info("scheduler threads", "gomaxprocs", runtime.GOMAXPROCS(0))
 		return
 	}
+	runtime.SetDefaultGOMAXPROCS()
+	n, _ := Procs(sqlite, runtime.GOMAXPROCS(0), getenv)
 	runtime.GOMAXPROCS(n)
 	log.Info("scheduler threads: one more than the CPUs for SQLite's blocking commits", "gomaxprocs", n)
 }
